@@ -1,0 +1,375 @@
+//! The command line: `serve` (the default), `migrate`, and admin commands for scripted set-up.
+//! Every command takes `--config FILE` (env `SWITCHYARD_CONFIG`). Errors print one line on stderr
+//! and exit with status 1.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, LogFormat, Settings, Sources};
+use crate::control_plane::{Actor, keys, tenants};
+use crate::domain::budget::BudgetPeriod;
+use crate::domain::ids::TenantId;
+use crate::domain::money::NanoUsd;
+use crate::startup::Application;
+use crate::storage::Db;
+
+/// Switchyard: a multi-tenant LLM gateway.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./switchyard.toml when present).
+    #[arg(long, global = true, env = "SWITCHYARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format; overrides `log_format` from the configuration.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage virtual keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// `switchyard tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with its owner user and a default team.
+    Create {
+        /// The tenant (organisation) name; unique.
+        name: String,
+        /// The owner's email address.
+        #[arg(long)]
+        admin_email: String,
+        /// The owner's password (at least 12 characters).
+        #[arg(long, env = "SWITCHYARD_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `switchyard key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Mint a virtual key; its secret is printed once.
+    Create(KeyCreateArgs),
+    /// List a tenant's keys (never their secrets).
+    List {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key immediately.
+    Revoke {
+        /// The key's id (`key_…`).
+        key_id: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a new secret for a key; the old one keeps working for the grace period.
+    Rotate {
+        /// The key's id (`key_…`).
+        key_id: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// How long the old secret keeps working (default: `keys.rotation_grace`, 24h).
+        #[arg(long, value_parser = parse_duration)]
+        grace: Option<Duration>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `switchyard key create` options.
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// The tenant's name.
+    #[arg(long)]
+    pub tenant: String,
+    /// The team that owns the key.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// A label for the key.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Allowed models or routes (comma-separated); empty means all.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Requests per minute.
+    #[arg(long)]
+    pub rpm: Option<u32>,
+    /// Tokens per minute.
+    #[arg(long)]
+    pub tpm: Option<u32>,
+    /// Spending limit in USD.
+    #[arg(long, value_parser = parse_usd)]
+    pub budget_usd: Option<NanoUsd>,
+    /// Budget period.
+    #[arg(long, value_enum, default_value_t = BudgetPeriod::Monthly)]
+    pub budget_period: BudgetPeriod,
+    /// Allowed client IPs or CIDRs (comma-separated, IPv4 and IPv6).
+    #[arg(long, value_delimiter = ',')]
+    pub allowed_ips: Vec<String>,
+    /// Allowed referrers/origins such as https://*.example.com (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub allowed_referrers: Vec<String>,
+    /// Lifetime such as 30d or 12h.
+    #[arg(long, value_parser = parse_duration)]
+    pub expires_in: Option<Duration>,
+    /// Print one JSON object with `id` and `key`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (expected e.g. 30d, 12h, 90m)"))
+}
+
+fn parse_usd(text: &str) -> Result<NanoUsd, String> {
+    NanoUsd::parse_usd(text).map_err(|e| e.to_string())
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    match run(cli, &env) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a parsed command line against the given environment.
+pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let mut settings = config::load(&Sources {
+        file: cli.config.as_deref(),
+        search_dir: None,
+        env,
+    })?;
+    if let Some(format) = cli.log_format {
+        settings.log_format = format;
+    }
+    let command = cli.command.unwrap_or(Command::Serve);
+    let serving = matches!(command, Command::Serve | Command::Migrate);
+    // Admin commands print results on stdout; keep their logs to warnings unless asked.
+    let filter = if serving || env.contains_key("SWITCHYARD_LOG_LEVEL") {
+        settings.log_level.clone()
+    } else {
+        "warn".to_owned()
+    };
+    crate::telemetry::init(settings.log_format, &filter);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => {
+                let db = connect(&settings).await?;
+                db.migrate().await?;
+                db.close().await;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::Tenant(cmd) => tenant(&settings, cmd).await,
+            Command::Key(cmd) => key(&settings, cmd).await,
+        }
+    })
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    Ok(Db::connect(settings.database_url.expose(), &settings.database).await?)
+}
+
+/// Connects and migrates, so admin commands work on a fresh database.
+async fn open(settings: &Settings) -> anyhow::Result<Db> {
+    let db = connect(settings).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn tenant_id(db: &Db, name: &str) -> anyhow::Result<TenantId> {
+    tenants::resolve(db, name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("tenant `{name}` does not exist"))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<()> {
+    let db = open(settings).await?;
+    let result = match cmd {
+        TenantCommand::Create {
+            name,
+            admin_email,
+            admin_password,
+            json,
+        } => {
+            let created = tenants::create(
+                &db,
+                tenants::NewTenant {
+                    name,
+                    admin_email,
+                    admin_password,
+                },
+                Actor::CLI,
+            )
+            .await?;
+            if json {
+                print_json(&created)
+            } else {
+                println!(
+                    "created tenant {} ({}) with owner {} and team `default`",
+                    created.name, created.tenant_id, created.owner_email
+                );
+                Ok(())
+            }
+        }
+        TenantCommand::List { json } => {
+            let all = crate::storage::tenants::list(&db).await?;
+            if json {
+                print_json(&all)
+            } else {
+                for t in all {
+                    println!("{}\t{}\t{}", t.id, t.status, t.name);
+                }
+                Ok(())
+            }
+        }
+    };
+    db.close().await;
+    result
+}
+
+async fn key(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
+    let db = open(settings).await?;
+    let result = key_command(settings, &db, cmd).await;
+    db.close().await;
+    result
+}
+
+async fn key_command(settings: &Settings, db: &Db, cmd: KeyCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeyCommand::Create(args) => {
+            let tenant = tenant_id(db, &args.tenant).await?;
+            let spec = keys::KeySpec {
+                name: args.name,
+                team: args.team,
+                models: args.models,
+                rpm: args.rpm,
+                tpm: args.tpm,
+                budget: args.budget_usd,
+                budget_period: args.budget_period,
+                allowed_ips: args.allowed_ips,
+                allowed_referrers: args.allowed_referrers,
+                expires_in: args.expires_in,
+            };
+            let issued = keys::create(db, &tenant, spec, Actor::CLI).await?;
+            print_issued(&issued, args.json, "created")
+        }
+        KeyCommand::List { tenant, json } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let all = keys::list(db, &tenant).await?;
+            if json {
+                return print_json(&all);
+            }
+            println!("ID\tNAME\tKEY\tTEAM\tSTATUS\tCREATED\tEXPIRES");
+            for k in all {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.name,
+                    k.display,
+                    k.team.as_deref().unwrap_or("-"),
+                    serde_json::to_value(k.status)?.as_str().unwrap_or("?"),
+                    k.created_at,
+                    k.expires_at.as_deref().unwrap_or("never"),
+                );
+            }
+            Ok(())
+        }
+        KeyCommand::Revoke {
+            key_id,
+            tenant,
+            json,
+        } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            keys::revoke(db, &tenant, &key_id, Actor::CLI).await?;
+            if json {
+                print_json(&serde_json::json!({ "id": key_id, "status": "revoked" }))
+            } else {
+                println!("revoked key {key_id}");
+                Ok(())
+            }
+        }
+        KeyCommand::Rotate {
+            key_id,
+            tenant,
+            grace,
+            json,
+        } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let grace = grace.unwrap_or(settings.keys.rotation_grace);
+            let issued = keys::rotate(db, &tenant, &key_id, grace, Actor::CLI).await?;
+            print_issued(&issued, json, "rotated")
+        }
+    }
+}
+
+fn print_issued(issued: &keys::IssuedKey, json: bool, verb: &str) -> anyhow::Result<()> {
+    if json {
+        return print_json(issued);
+    }
+    println!("{verb} key {} ({})", issued.id, issued.name);
+    if let Some(until) = &issued.previous_secret_expires_at {
+        println!("the previous secret keeps working until {until}");
+    }
+    println!("secret (shown once, store it now):");
+    println!("{}", issued.key);
+    Ok(())
+}

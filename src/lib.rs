@@ -1,0 +1,16 @@
+//! Switchyard: a multi-tenant LLM gateway.
+//!
+//! The library holds everything; `main.rs` only parses the command line and calls [`cli::run`].
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod control_plane;
+pub mod domain;
+pub mod error;
+pub mod observability;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;

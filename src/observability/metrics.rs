@@ -1,0 +1,81 @@
+//! Prometheus metrics, one registry per application (no process-wide globals).
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// Latency buckets in seconds: sub-millisecond gateway overhead up to multi-minute streams.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0, 300.0,
+];
+
+/// The application's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    in_flight: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("switchyard_http_requests_total", "HTTP requests served"),
+            &["method", "route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "switchyard_http_request_duration_seconds",
+                "Time from request received to response headers sent",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["method", "route", "status"],
+        )?;
+        let in_flight = IntGauge::new(
+            "switchyard_http_requests_in_flight",
+            "HTTP requests being handled",
+        )?;
+        let build = IntGauge::with_opts(
+            Opts::new("switchyard_build_info", "Build information")
+                .const_label("version", env!("CARGO_PKG_VERSION")),
+        )?;
+        build.set(1);
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(build))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            in_flight,
+        })
+    }
+
+    /// Records one finished request. `route` is the matched pattern, never the raw path, so the
+    /// label set stays bounded.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// The in-flight gauge.
+    pub fn in_flight(&self) -> &IntGauge {
+        &self.in_flight
+    }
+
+    /// The exposition in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

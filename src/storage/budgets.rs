@@ -1,0 +1,102 @@
+//! Budgets on a tenant, team, key, end user or model.
+
+use sea_query::{Expr, ExprTrait, Iden, Query};
+
+use super::{Db, StorageError, Tx};
+use crate::domain::ids::{BudgetId, TenantId};
+use crate::domain::time::EpochMillis;
+
+#[derive(Iden)]
+enum Budgets {
+    Table,
+    Id,
+    TenantId,
+    ScopeType,
+    ScopeId,
+    Period,
+    LimitNusd,
+    AlertThresholds,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A budget to insert.
+#[derive(Debug)]
+pub struct NewBudget<'a> {
+    pub tenant: &'a TenantId,
+    /// `tenant`, `team`, `key`, `user` or `model`.
+    pub scope_type: &'a str,
+    pub scope_id: &'a str,
+    /// `daily`, `weekly`, `monthly` or `total`.
+    pub period: &'a str,
+    pub limit_nusd: i64,
+    /// Alert thresholds in percent of the limit.
+    pub alert_thresholds: &'a [u8],
+    pub now: EpochMillis,
+}
+
+/// A stored budget.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct BudgetRow {
+    pub id: String,
+    pub scope_type: String,
+    pub scope_id: String,
+    pub period: String,
+    pub limit_nusd: i64,
+}
+
+/// Inserts a budget and returns its id.
+pub async fn insert(tx: &mut Tx, budget: &NewBudget<'_>) -> Result<BudgetId, StorageError> {
+    let id = BudgetId::generate();
+    let thresholds = serde_json::Value::from(budget.alert_thresholds.to_vec()).to_string();
+    tx.execute(
+        Query::insert()
+            .into_table(Budgets::Table)
+            .columns([
+                Budgets::Id,
+                Budgets::TenantId,
+                Budgets::ScopeType,
+                Budgets::ScopeId,
+                Budgets::Period,
+                Budgets::LimitNusd,
+                Budgets::AlertThresholds,
+                Budgets::CreatedAt,
+                Budgets::UpdatedAt,
+            ])
+            .values([
+                (&id).into(),
+                budget.tenant.into(),
+                budget.scope_type.into(),
+                budget.scope_id.into(),
+                budget.period.into(),
+                budget.limit_nusd.into(),
+                thresholds.into(),
+                budget.now.into(),
+                budget.now.into(),
+            ])?,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The tenant's budgets of one scope type (e.g. every key budget).
+pub async fn list_for_scope_type(
+    db: &Db,
+    tenant: &TenantId,
+    scope_type: &str,
+) -> Result<Vec<BudgetRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns([
+                Budgets::Id,
+                Budgets::ScopeType,
+                Budgets::ScopeId,
+                Budgets::Period,
+                Budgets::LimitNusd,
+            ])
+            .from(Budgets::Table)
+            .and_where(Expr::col(Budgets::TenantId).eq(tenant.as_str()))
+            .and_where(Expr::col(Budgets::ScopeType).eq(scope_type)),
+    )
+    .await
+}

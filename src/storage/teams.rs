@@ -1,0 +1,103 @@
+//! Teams inside a tenant.
+
+use sea_query::{Expr, ExprTrait, Iden, Query};
+
+use super::{Db, StorageError, Tx};
+use crate::domain::ids::{TeamId, TenantId, UserId};
+use crate::domain::time::EpochMillis;
+
+#[derive(Iden)]
+enum Teams {
+    Table,
+    Id,
+    TenantId,
+    Name,
+    CreatedAt,
+}
+
+#[derive(Iden)]
+enum TeamMembers {
+    Table,
+    TenantId,
+    TeamId,
+    UserId,
+    CreatedAt,
+}
+
+/// A stored team.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TeamRow {
+    pub id: String,
+    pub name: String,
+}
+
+/// The team every tenant starts with.
+pub const DEFAULT_TEAM: &str = "default";
+
+/// Inserts a team.
+pub async fn insert(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: &TeamId,
+    name: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::insert()
+            .into_table(Teams::Table)
+            .columns([Teams::Id, Teams::TenantId, Teams::Name, Teams::CreatedAt])
+            .values([id.into(), tenant.into(), name.into(), now.into()])?,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds a user to a team.
+pub async fn add_member(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    team: &TeamId,
+    user: &UserId,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::insert()
+            .into_table(TeamMembers::Table)
+            .columns([
+                TeamMembers::TenantId,
+                TeamMembers::TeamId,
+                TeamMembers::UserId,
+                TeamMembers::CreatedAt,
+            ])
+            .values([tenant.into(), team.into(), user.into(), now.into()])?,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Finds a team of the tenant by name.
+pub async fn find_by_name(
+    db: &Db,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<TeamRow>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns([Teams::Id, Teams::Name])
+            .from(Teams::Table)
+            .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
+            .and_where(Expr::col(Teams::Name).eq(name)),
+    )
+    .await
+}
+
+/// Team names of the tenant by id, for display.
+pub async fn names(db: &Db, tenant: &TenantId) -> Result<Vec<TeamRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns([Teams::Id, Teams::Name])
+            .from(Teams::Table)
+            .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str())),
+    )
+    .await
+}

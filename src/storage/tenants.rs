@@ -1,0 +1,110 @@
+//! Tenants (organisations).
+
+use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+
+use super::{Db, StorageError, Tx};
+use crate::domain::ids::TenantId;
+use crate::domain::time::EpochMillis;
+
+#[derive(Iden)]
+pub(crate) enum Tenants {
+    Table,
+    Id,
+    Name,
+    Status,
+    Timezone,
+    Settings,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden)]
+enum CreditBalances {
+    Table,
+    TenantId,
+    BalanceNusd,
+    UpdatedAt,
+}
+
+/// A stored tenant.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct TenantRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub created_at: EpochMillis,
+}
+
+const COLUMNS: [Tenants; 4] = [
+    Tenants::Id,
+    Tenants::Name,
+    Tenants::Status,
+    Tenants::CreatedAt,
+];
+
+/// Inserts a tenant and its (empty) credit balance. Fails with a unique violation when the name
+/// is taken.
+pub async fn insert(
+    tx: &mut Tx,
+    id: &TenantId,
+    name: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::insert()
+            .into_table(Tenants::Table)
+            .columns([
+                Tenants::Id,
+                Tenants::Name,
+                Tenants::Status,
+                Tenants::Timezone,
+                Tenants::Settings,
+                Tenants::CreatedAt,
+                Tenants::UpdatedAt,
+            ])
+            .values([
+                id.into(),
+                name.into(),
+                "active".into(),
+                "UTC".into(),
+                "{}".into(),
+                now.into(),
+                now.into(),
+            ])?,
+    )
+    .await?;
+    tx.execute(
+        Query::insert()
+            .into_table(CreditBalances::Table)
+            .columns([
+                CreditBalances::TenantId,
+                CreditBalances::BalanceNusd,
+                CreditBalances::UpdatedAt,
+            ])
+            .values([id.into(), 0i64.into(), now.into()])?,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Finds a tenant by its unique name.
+pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<TenantRow>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns(COLUMNS)
+            .from(Tenants::Table)
+            .and_where(Expr::col(Tenants::Name).eq(name)),
+    )
+    .await
+}
+
+/// All tenants, oldest first (platform administration).
+pub async fn list(db: &Db) -> Result<Vec<TenantRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns(COLUMNS)
+            .from(Tenants::Table)
+            .order_by(Tenants::CreatedAt, Order::Asc),
+    )
+    .await
+}
