@@ -50,7 +50,7 @@ pub struct Settings {
 }
 
 /// `[server]`: the HTTP server.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
     /// Worker threads; defaults to the number of cores.
@@ -125,12 +125,6 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             keys: KeySettings::default(),
         }
-    }
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        Self { workers: None }
     }
 }
 

@@ -180,8 +180,12 @@ impl Db {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StorageError> {
         match self {
-            Db::Sqlite(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
-            Db::Postgres(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
+            Db::Sqlite(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
+            Db::Postgres(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,13 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+//! Integration tests: the real app on a random port, a fresh database per test, on SQLite and
+//! (with `TEST_DATABASE_URL`) Postgres.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod config_errors;
+mod health;
+mod keys;
+mod schema;

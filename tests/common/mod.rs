@@ -1,0 +1,199 @@
+//! The shared test harness: spawn the real app on a random port against a fresh database
+//! (SQLite always; Postgres when `TEST_DATABASE_URL` is set, and required under `CI=true`),
+//! create tenants and keys, run the real binary, and start mock provider servers.
+
+#![allow(dead_code)]
+
+pub mod db;
+pub mod mock_provider;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use actix_web::dev::ServerHandle;
+use switchyard::config::{self, Settings, Sources};
+use switchyard::control_plane::{Actor, keys, tenants};
+use switchyard::domain::ids::TenantId;
+use switchyard::startup::{Application, RouteHook};
+use switchyard::storage::Db;
+
+pub use db::{Backend, TestDb};
+
+/// Generates, for each named `async fn NAME(backend: Backend)`, a module `NAME` with a `sqlite`
+/// and a `postgres` test, so every integration test runs on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// Settings for a test app: ephemeral port, two workers, quiet unless `TEST_LOG` is set.
+pub fn test_settings(database_url: &str) -> Settings {
+    let env = BTreeMap::from([
+        ("DATABASE_URL".to_owned(), database_url.to_owned()),
+        ("SWITCHYARD_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("SWITCHYARD_SERVER__WORKERS".to_owned(), "2".to_owned()),
+        ("SWITCHYARD_SHUTDOWN_GRACE".to_owned(), "10s".to_owned()),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    config::load(&Sources {
+        file: None,
+        search_dir: Some(dir.path()),
+        env: &env,
+    })
+    .expect("test settings")
+}
+
+/// Installs a log subscriber when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
+pub fn init_test_logging() {
+    if let Ok(level) = std::env::var("TEST_LOG") {
+        switchyard::telemetry::init(switchyard::config::LogFormat::Text, &level);
+    }
+}
+
+/// A running application on its own fresh database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    pub port: u16,
+    pub db: Db,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    pub test_db: TestDb,
+    handle: ServerHandle,
+}
+
+/// Spawns the app; `None` when the backend is not available here (Postgres without
+/// `TEST_DATABASE_URL` outside CI).
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}, None).await
+}
+
+/// Spawns the app with adjusted settings and optional extra routes.
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+    routes: Option<RouteHook>,
+) -> Option<TestApp> {
+    init_test_logging();
+    let test_db = TestDb::create(backend).await?;
+    let mut settings = test_settings(&test_db.url);
+    adjust(&mut settings);
+    let db = Db::connect(&test_db.url, &settings.database)
+        .await
+        .expect("connect test database");
+    db.migrate().await.expect("migrate test database");
+    let app = Application::build_with_db(settings.clone(), db.clone(), routes).expect("build app");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        db,
+        settings,
+        client: reqwest::Client::new(),
+        test_db,
+        handle,
+    })
+}
+
+impl TestApp {
+    /// `GET` a path on the app.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request to app")
+    }
+
+    /// Creates a tenant named `name` with owner `owner@<name>.test`.
+    pub async fn create_tenant(&self, name: &str) -> tenants::CreatedTenant {
+        tenants::create(
+            &self.db,
+            tenants::NewTenant {
+                name: name.to_owned(),
+                admin_email: format!("owner@{}.test", name.to_lowercase().replace(' ', "-")),
+                admin_password: "correct horse battery staple".to_owned(),
+            },
+            Actor::CLI,
+        )
+        .await
+        .expect("create tenant")
+    }
+
+    /// Mints a key for the tenant.
+    pub async fn mint_key(&self, tenant: &TenantId, spec: keys::KeySpec) -> keys::IssuedKey {
+        keys::create(&self.db, tenant, spec, Actor::CLI)
+            .await
+            .expect("mint key")
+    }
+
+    /// Whether the app's pool has been closed (as graceful shutdown does).
+    pub fn db_closed(&self) -> bool {
+        match &self.db {
+            Db::Sqlite(pool) => pool.is_closed(),
+            Db::Postgres(pool) => pool.is_closed(),
+        }
+    }
+
+    /// Runs the real binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run_binary(args, &[("DATABASE_URL", self.test_db.url.as_str())])
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the server winds down on its own threads.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// The compiled `switchyard` binary.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_switchyard"))
+}
+
+/// A command for the binary with a clean environment (no inherited `SWITCHYARD_*`), run in a
+/// fresh temporary directory.
+pub fn binary_command(envs: &[(&str, &str)]) -> (Command, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(binary());
+    cmd.env_clear().current_dir(dir.path());
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    (cmd, dir)
+}
+
+/// Runs the binary to completion.
+pub fn run_binary(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let (mut cmd, _dir) = binary_command(envs);
+    cmd.args(args).output().expect("run switchyard")
+}
+
+/// Standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,167 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+//! Graceful shutdown: a SIGTERM lets in-flight requests finish, refuses new connections, then
+//! flushes and closes storage. This file is its own test binary because it signals its own
+//! process.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpResponse, web};
+use nix::sys::signal::{Signal, kill, raise};
+use nix::unistd::Pid;
+
+use common::mock_provider::{MockBehavior, MockProvider};
+use common::{Backend, binary_command, spawn_app_with};
+use switchyard::startup::RouteHook;
+
+/// A route that waits on the (slow) mock provider, as the proxy will.
+fn slow_upstream_route(upstream: String) -> RouteHook {
+    Arc::new(move |cfg: &mut web::ServiceConfig| {
+        let upstream = upstream.clone();
+        cfg.route(
+            "/test/slow",
+            web::post().to(move || {
+                let upstream = upstream.clone();
+                async move {
+                    let answer = reqwest::Client::new()
+                        .post(format!("{upstream}/chat/completions"))
+                        .json(&serde_json::json!({ "model": "slow", "messages": [] }))
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(res) => HttpResponse::Ok().body(res.text().await.unwrap_or_default()),
+                        Err(_) => HttpResponse::BadGateway().finish(),
+                    }
+                }
+            }),
+        );
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let upstream = MockProvider::start(MockBehavior {
+        delay: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let Some(app) = spawn_app_with(
+        Backend::Sqlite,
+        |_| {},
+        Some(slow_upstream_route(upstream.base_url.clone())),
+    )
+    .await
+    else {
+        return;
+    };
+    let address = app.address.clone();
+    let client = app.client.clone();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let address = address.clone();
+        async move { client.post(format!("{address}/test/slow")).send().await }
+    });
+    assert!(
+        upstream.wait_for_requests(1, Duration::from_secs(5)).await,
+        "request in flight"
+    );
+
+    let signalled = Instant::now();
+    raise(Signal::SIGTERM).expect("raise SIGTERM");
+
+    // New connections are refused once the server stops accepting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = reqwest::Client::new()
+        .get(format!("{address}/healthz"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        fresh.is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+
+    // The in-flight request completes normally.
+    let res = in_flight
+        .await
+        .expect("task")
+        .expect("in-flight request completed");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("Hello from the mock provider.")
+    );
+    assert!(signalled.elapsed() >= Duration::from_millis(1000));
+
+    // Storage is flushed and closed once the server has drained.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !app.db_closed() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(app.db_closed(), "database pool closed after shutdown");
+}
+
+/// Starts the real binary on a random port and returns it with its address.
+fn start_binary(db_url: &str) -> (Child, String, tempfile::TempDir) {
+    let (mut cmd, dir) = binary_command(&[
+        ("DATABASE_URL", db_url),
+        ("SWITCHYARD_LISTEN", "127.0.0.1:0"),
+        ("SWITCHYARD_SHUTDOWN_GRACE", "5s"),
+    ]);
+    let mut child = cmd
+        .args(["--log-format", "json"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn switchyard");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let port = loop {
+        let line = lines.next().expect("listening line").expect("read");
+        let event: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        if event["message"] == "listening" {
+            break event["port"].as_u64().expect("port");
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe; forward it for failures.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("[switchyard] {line}");
+        }
+    });
+    (child, format!("http://127.0.0.1:{port}"), dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_cleanly_on_sigterm_and_sigint() {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let (mut child, address, _cwd) = start_binary(&url);
+        let ready = reqwest::get(format!("{address}/readyz"))
+            .await
+            .expect("readyz");
+        assert_eq!(ready.status(), 200);
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        kill(pid, signal).expect("signal");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{signal} did not stop the server"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(status.success(), "{signal}: exit status {status}");
+    }
+}
