@@ -43,8 +43,14 @@ fn slow_upstream_route(upstream: String) -> RouteHook {
     })
 }
 
+/// Both phases live in one test: a signal reaches every app in the process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_in_flight_requests_finish() {
+async fn sigterm_drains_in_flight_requests_within_the_grace_period() {
+    in_flight_request_finishes().await;
+    grace_period_bounds_the_wait().await;
+}
+
+async fn in_flight_request_finishes() {
     let upstream = MockProvider::start(MockBehavior {
         delay: Duration::from_millis(1500),
         ..Default::default()
@@ -106,6 +112,52 @@ async fn sigterm_lets_in_flight_requests_finish() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(app.db_closed(), "database pool closed after shutdown");
+}
+
+async fn grace_period_bounds_the_wait() {
+    let upstream = MockProvider::start(MockBehavior {
+        delay: Duration::from_secs(20),
+        ..Default::default()
+    })
+    .await;
+    let Some(app) = spawn_app_with(
+        Backend::Sqlite,
+        |s| s.shutdown_grace = Duration::from_secs(1),
+        Some(slow_upstream_route(upstream.base_url.clone())),
+    )
+    .await
+    else {
+        return;
+    };
+    let in_flight = tokio::spawn({
+        let (client, address) = (app.client.clone(), app.address.clone());
+        async move { client.post(format!("{address}/test/slow")).send().await }
+    });
+    assert!(
+        upstream.wait_for_requests(1, Duration::from_secs(5)).await,
+        "request in flight"
+    );
+    let signalled = Instant::now();
+    raise(Signal::SIGTERM).expect("raise SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while !app.db_closed() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        app.db_closed(),
+        "shutdown did not complete within the grace period"
+    );
+    let waited = signalled.elapsed();
+    assert!(
+        waited < Duration::from_secs(4),
+        "shutdown took {waited:?} with a 1s grace"
+    );
+    // The request that outlived the grace period was cut, not answered.
+    let outcome = in_flight.await.expect("task");
+    assert!(
+        outcome.is_err(),
+        "a request slower than the grace period was answered"
+    );
 }
 
 /// Starts the real binary on a random port and returns it with its address.
