@@ -10,6 +10,7 @@ pub mod control_plane;
 pub mod domain;
 pub mod error;
 pub mod observability;
+pub mod providers;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -1,0 +1,1 @@
+//! Anthropic Messages API: wire types and conversions to and from the unified types.

@@ -1,0 +1,1 @@
+//! Google Gemini API: wire types and conversions to and from the unified types.
