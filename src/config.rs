@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod catalog;
+pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
+
 /// Environment variables with a meaning of their own, never read as setting overrides.
 const RESERVED_ENV: &[&str] = &["SWITCHYARD_CONFIG"];
 /// The file read when no path is given, if it exists.
@@ -47,14 +50,29 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// `[keys]`.
     pub keys: KeySettings,
+    /// `[[providers]]`: provider accounts.
+    pub providers: Vec<ProviderSettings>,
+    /// `[[models]]`: the models clients may name.
+    pub models: Vec<ModelSettings>,
 }
 
 /// `[server]`: the HTTP server.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
     /// Worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[database]`: the connection pool.
@@ -124,6 +142,8 @@ impl Default for Settings {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             keys: KeySettings::default(),
+            providers: Vec::new(),
+            models: Vec::new(),
         }
     }
 }
@@ -436,6 +456,13 @@ impl Settings {
                 message: e.to_string(),
             }
         })?;
+        catalog::validate(&self.providers, &self.models)?;
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::Value {
+                key: "server.max_body_bytes",
+                message: "must be at least 1024".into(),
+            });
+        }
         if let Some(redis) = &self.redis_url {
             let url = redis.expose();
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {

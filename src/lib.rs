@@ -7,9 +7,11 @@
 pub mod cli;
 pub mod config;
 pub mod control_plane;
+pub mod data_plane;
 pub mod domain;
 pub mod error;
 pub mod observability;
+pub mod policy;
 pub mod providers;
 pub mod startup;
 pub mod state;

@@ -35,6 +35,8 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// A bound, running server.
@@ -71,12 +73,12 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = Db::connect(settings.database_url.expose(), &settings.database).await?;
         db.migrate().await?;
-        Self::build_with_db(settings, db, None)
+        Self::build_with_db(settings, db, None).await
     }
 
     /// Binds the listener over an already migrated database, with optional extra routes.
     /// Signal handlers are installed here, so a signal that arrives once this returns is handled.
-    pub fn build_with_db(
+    pub async fn build_with_db(
         settings: Settings,
         db: Db,
         extra_routes: Option<RouteHook>,
@@ -99,7 +101,7 @@ impl Application {
             .server
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let state = AppState::new(settings, db, Metrics::new()?);
+        let state = AppState::build(settings, db, Metrics::new()?).await?;
 
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
@@ -110,6 +112,7 @@ impl Application {
                 .service(health::healthz)
                 .service(health::readyz)
                 .service(health::metrics)
+                .configure(crate::data_plane::configure)
                 .configure(move |cfg| {
                     if let Some(hook) = &extra {
                         hook(cfg);

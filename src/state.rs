@@ -4,7 +4,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::config::Settings;
+use crate::data_plane::catalog::Catalog;
 use crate::observability::metrics::Metrics;
+use crate::policy::snapshot::PolicyStore;
 use crate::storage::Db;
 
 /// Cheap-to-clone handle on everything handlers share.
@@ -19,22 +21,51 @@ pub struct Inner {
     pub db: Db,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Keys and tenant status, in memory.
+    pub policy: PolicyStore,
+    /// The models clients may name.
+    pub catalog: Arc<Catalog>,
+    /// The pooled HTTP client for providers.
+    pub http: reqwest::Client,
+    /// Background tasks stopped at shutdown.
+    background: Vec<tokio::task::AbortHandle>,
 }
 
 impl AppState {
-    /// Bundles the parts.
-    pub fn new(settings: Settings, db: Db, metrics: Metrics) -> Self {
-        Self(Arc::new(Inner {
+    /// Loads the policy snapshot, builds the catalog and starts the background refresher.
+    pub async fn build(settings: Settings, db: Db, metrics: Metrics) -> Result<Self, StateError> {
+        let policy = PolicyStore::load(&db).await?;
+        let refresher = policy.spawn_refresher(db.clone());
+        let catalog = Arc::new(Catalog::from_settings(&settings));
+        let http = crate::data_plane::upstream::client().map_err(StateError::Http)?;
+        Ok(Self(Arc::new(Inner {
             settings,
             db,
             metrics,
-        }))
+            policy,
+            catalog,
+            http,
+            background: vec![refresher.abort_handle()],
+        })))
     }
 
-    /// Flushes buffered writes and closes the database; called once the server has stopped.
+    /// Stops background tasks, flushes buffered writes and closes the database; called once the
+    /// server has stopped.
     pub async fn shutdown(&self) {
+        for task in &self.background {
+            task.abort();
+        }
         self.db.close().await;
     }
+}
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(reqwest::Error),
 }
 
 impl Deref for AppState {

@@ -30,7 +30,8 @@ fn slow_upstream_route(upstream: String) -> RouteHook {
                 async move {
                     let answer = reqwest::Client::new()
                         .post(format!("{upstream}/chat/completions"))
-                        .json(&serde_json::json!({ "model": "slow", "messages": [] }))
+                        .bearer_auth("sk-upstream")
+                        .json(&serde_json::json!({ "model": "slow", "messages": [{ "role": "user", "content": "slow" }] }))
                         .send()
                         .await;
                     match answer {
@@ -98,12 +99,7 @@ async fn in_flight_request_finishes() {
         .expect("task")
         .expect("in-flight request completed");
     assert_eq!(res.status(), 200);
-    assert!(
-        res.text()
-            .await
-            .expect("body")
-            .contains("Hello from the mock provider.")
-    );
+    assert!(res.text().await.expect("body").contains("Echo: slow"));
     assert!(signalled.elapsed() >= Duration::from_millis(1000));
 
     // Storage is flushed and closed once the server has drained.

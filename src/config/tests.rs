@@ -130,3 +130,57 @@ fn explicit_missing_file_is_an_error() {
         "{err}"
     );
 }
+
+const CATALOG: &str = r#"
+[[providers]]
+name = "openai"
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+api_key = "${OPENAI_API_KEY}"
+
+[[providers]]
+name = "local"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:11434/v1"
+
+[[models]]
+name = "gpt-4o"
+provider = "openai"
+upstream = "gpt-4o-2024-08-06"
+input_usd_per_mtok = 2.50
+output_usd_per_mtok = 10.00
+
+[[models]]
+name = "llama"
+provider = "local"
+"#;
+
+#[test]
+fn providers_and_models_load() {
+    let settings = load_text(CATALOG, &[("OPENAI_API_KEY", "sk-test")]).expect("loads");
+    assert_eq!(settings.providers.len(), 2);
+    assert_eq!(
+        settings.providers[0].api_key.as_ref().map(Secret::expose),
+        Some("sk-test")
+    );
+    assert_eq!(settings.models[0].upstream_id(), "gpt-4o-2024-08-06");
+    assert_eq!(settings.models[1].upstream_id(), "llama");
+    let err = load_text(CATALOG, &[]).expect_err("missing key variable");
+    assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
+}
+
+#[test]
+fn catalog_mistakes_are_named() {
+    let bad_ref = CATALOG.replace("provider = \"local\"", "provider = \"nope\"");
+    let err = load_text(&bad_ref, &[("OPENAI_API_KEY", "k")]).expect_err("bad reference");
+    assert!(err.to_string().contains("`nope`"), "{err}");
+    let bad_kind = CATALOG.replace("kind = \"openai-compatible\"", "kind = \"openia\"");
+    let err = load_text(&bad_kind, &[("OPENAI_API_KEY", "k")]).expect_err("bad kind");
+    assert!(err.to_string().contains("switchyard.toml:"), "{err}");
+    let unknown = CATALOG.replace("upstream = ", "upstreem = ");
+    let err = load_text(&unknown, &[("OPENAI_API_KEY", "k")]).expect_err("unknown key");
+    assert!(err.to_string().contains("upstreem"), "{err}");
+    let dup = format!("{CATALOG}\n[[models]]\nname = \"llama\"\nprovider = \"local\"\n");
+    let err = load_text(&dup, &[("OPENAI_API_KEY", "k")]).expect_err("duplicate");
+    assert!(err.to_string().contains("defined twice"), "{err}");
+}

@@ -12,8 +12,10 @@
 
 pub mod anthropic;
 pub mod cohere;
+pub mod dispatch;
 pub mod error;
 pub mod gemini;
+pub mod openai;
 pub mod types;
 
 use std::fmt;

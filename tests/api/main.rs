@@ -10,4 +10,5 @@ mod cli;
 mod config_errors;
 mod health;
 mod keys;
+mod openai_surface;
 mod schema;

@@ -1,7 +1,10 @@
-//! A provider server for tests, reached over real HTTP exactly like a provider in production.
-//! It speaks OpenAI's chat-completions format (`POST {base_url}/chat/completions`) with a
-//! configurable delay and status, and records every request it receives. Later provider formats
-//! extend it.
+//! An OpenAI-format provider server for tests, reached over real HTTP exactly like a provider in
+//! production. Its answers are scripted by the request itself (the same script every provider
+//! mock follows): `Echo: <last user text>`; with tools, a call to the first tool with
+//! `{"city":"Paris","days":3}` (two calls when the text says `parallel`); after tool results,
+//! `Tool said: <results>`; `[mock:status=NNN]` answers that error status, `[mock:midstream-error]`
+//! and `[mock:truncate]` break a stream. A fixed `content`, a delay or a status can be forced with
+//! [`MockBehavior`]. Every request is recorded.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -18,7 +21,7 @@ pub struct MockBehavior {
     pub delay: Duration,
     /// HTTP status to answer with.
     pub status: u16,
-    /// The assistant message content of successful answers.
+    /// A fixed answer text; empty means the script decides.
     pub content: String,
 }
 
@@ -27,7 +30,7 @@ impl Default for MockBehavior {
         Self {
             delay: Duration::ZERO,
             status: 200,
-            content: "Hello from the mock provider.".into(),
+            content: String::new(),
         }
     }
 }
@@ -53,12 +56,177 @@ pub struct MockProvider {
     handle: ServerHandle,
 }
 
-async fn chat_completions(
-    req: HttpRequest,
-    body: web::Json<Value>,
-    shared: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let behavior = shared.behavior.lock().expect("behavior lock").clone();
+/// The text of the last user message.
+pub fn last_user_text(body: &Value) -> String {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| match &m["content"] {
+            Value::String(s) => s.clone(),
+            Value::Array(parts) => parts
+                .iter()
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(""),
+            _ => String::new(),
+        })
+        .unwrap_or_default()
+}
+
+/// The status asked for with `[mock:status=NNN]`, if any.
+pub fn status_trigger(text: &str) -> Option<u16> {
+    let rest = text.split("[mock:status=").nth(1)?;
+    rest.split(']').next()?.parse().ok()
+}
+
+/// The scripted answer shared by every mock: text, tool calls, or a tool-result echo.
+pub enum Script {
+    Text(String),
+    ToolCalls(Vec<(String, String)>),
+}
+
+/// Decides the answer from an OpenAI-format request body.
+fn script(body: &Value) -> Script {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages.last().cloned().unwrap_or(Value::Null);
+    if last["role"] == "tool" {
+        let results: Vec<String> = messages
+            .iter()
+            .rev()
+            .take_while(|m| m["role"] == "tool")
+            .map(|m| match &m["content"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Script::Text(format!("Tool said: {}", results.join(" | ")));
+    }
+    let tools = body["tools"].as_array().cloned().unwrap_or_default();
+    let text = last_user_text(body);
+    if let Some(first) = tools.first() {
+        let name = first["function"]["name"]
+            .as_str()
+            .unwrap_or("tool")
+            .to_owned();
+        let mut calls = vec![(name.clone(), r#"{"city":"Paris","days":3}"#.to_owned())];
+        if text.contains("parallel") {
+            calls.push((name, r#"{"city":"Tokyo","days":1}"#.to_owned()));
+        }
+        return Script::ToolCalls(calls);
+    }
+    Script::Text(format!("Echo: {text}"))
+}
+
+fn openai_error(status: u16) -> HttpResponse {
+    let (kind, code, message) = match status {
+        400 => ("invalid_request_error", Value::Null, "mock: bad request"),
+        401 => (
+            "invalid_request_error",
+            json!("invalid_api_key"),
+            "Incorrect API key provided.",
+        ),
+        404 => (
+            "invalid_request_error",
+            json!("model_not_found"),
+            "The model does not exist.",
+        ),
+        429 => (
+            "requests",
+            json!("rate_limit_exceeded"),
+            "Rate limit reached for requests.",
+        ),
+        _ => (
+            "server_error",
+            Value::Null,
+            "The server had an error while processing your request.",
+        ),
+    };
+    let status_code = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = HttpResponse::build(status_code);
+    if status == 429 {
+        res.insert_header(("retry-after", "1"));
+    }
+    res.json(json!({ "error": { "message": message, "type": kind, "param": null, "code": code } }))
+}
+
+fn chunk(model: &str, delta: Value, finish: Option<&str>) -> String {
+    let chunk = json!({
+        "id": "chatcmpl-mock0001", "object": "chat.completion.chunk", "created": 1_764_000_000,
+        "model": model, "system_fingerprint": "fp_mock",
+        "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]
+    });
+    format!("data: {chunk}\n\n")
+}
+
+fn split(text: &str, size: usize) -> Vec<String> {
+    text.chars()
+        .collect::<Vec<_>>()
+        .chunks(size)
+        .map(|c| c.iter().collect())
+        .collect()
+}
+
+fn stream_body(model: &str, script: &Script, text: &str, include_usage: bool) -> String {
+    let mut out = chunk(
+        model,
+        json!({ "role": "assistant", "content": "", "refusal": null }),
+        None,
+    );
+    let finish = match script {
+        Script::Text(answer) => {
+            for piece in split(answer, 8) {
+                out.push_str(&chunk(model, json!({ "content": piece }), None));
+            }
+            "stop"
+        }
+        Script::ToolCalls(calls) => {
+            for (i, (name, args)) in calls.iter().enumerate() {
+                out.push_str(&chunk(
+                    model,
+                    json!({ "tool_calls": [{
+                    "index": i, "id": format!("call_mock{i}"), "type": "function",
+                    "function": { "name": name, "arguments": "" } }] }),
+                    None,
+                ));
+                for piece in split(args, 7) {
+                    out.push_str(&chunk(
+                        model,
+                        json!({ "tool_calls": [{
+                        "index": i, "function": { "arguments": piece } }] }),
+                        None,
+                    ));
+                }
+            }
+            "tool_calls"
+        }
+    };
+    if text.contains("[mock:midstream-error]") {
+        out.push_str("data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
+        return out;
+    }
+    if text.contains("[mock:truncate]") {
+        return out;
+    }
+    out.push_str(&chunk(model, json!({}), Some(finish)));
+    if include_usage {
+        let usage = json!({
+            "id": "chatcmpl-mock0001", "object": "chat.completion.chunk", "created": 1_764_000_000,
+            "model": model, "choices": [],
+            "usage": { "prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18 }
+        });
+        out.push_str(&format!("data: {usage}\n\n"));
+    }
+    out.push_str("data: [DONE]\n\n");
+    out
+}
+
+fn record(shared: &Shared, req: &HttpRequest, body: &Value) -> MockBehavior {
     shared
         .received
         .lock()
@@ -70,38 +238,107 @@ async fn chat_completions(
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
-            body: body.0.clone(),
+            body: body.clone(),
         });
+    shared.behavior.lock().expect("behavior lock").clone()
+}
+
+async fn chat_completions(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let behavior = record(&shared, &req, &body.0);
     tokio::time::sleep(behavior.delay).await;
+    if req.headers().get("authorization").is_none() {
+        return openai_error(401);
+    }
     if behavior.status != 200 {
-        let status = actix_web::http::StatusCode::from_u16(behavior.status)
-            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-        return HttpResponse::build(status).json(json!({
-            "error": {
-                "message": format!("mock provider answered {}", behavior.status),
-                "type": "server_error",
-                "param": null,
-                "code": null
-            }
-        }));
+        return openai_error(behavior.status);
+    }
+    let text = last_user_text(&body);
+    if let Some(status) = status_trigger(&text) {
+        return openai_error(status);
     }
     let model = body
         .get("model")
         .and_then(Value::as_str)
-        .unwrap_or("mock-model");
+        .unwrap_or("mock-model")
+        .to_owned();
+    let script = if behavior.content.is_empty() {
+        script(&body)
+    } else {
+        Script::Text(behavior.content.clone())
+    };
+    if body["stream"] == true {
+        let include_usage = body["stream_options"]["include_usage"] == true;
+        return HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .body(stream_body(&model, &script, &text, include_usage));
+    }
+    let (message, finish) = match &script {
+        Script::Text(answer) => (
+            json!({ "role": "assistant", "content": answer, "refusal": null, "annotations": [] }),
+            "stop",
+        ),
+        Script::ToolCalls(calls) => (
+            json!({ "role": "assistant", "content": null, "refusal": null, "annotations": [],
+                "tool_calls": calls.iter().enumerate().map(|(i, (name, args))| json!({
+                    "id": format!("call_mock{i}"), "type": "function",
+                    "function": { "name": name, "arguments": args } })).collect::<Vec<_>>() }),
+            "tool_calls",
+        ),
+    };
     HttpResponse::Ok().json(json!({
         "id": "chatcmpl-mock0001",
         "object": "chat.completion",
         "created": 1_764_000_000,
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": { "role": "assistant", "content": behavior.content, "refusal": null },
-            "logprobs": null,
-            "finish_reason": "stop"
-        }],
-        "usage": { "prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16 },
+        "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
+        "usage": {
+            "prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18,
+            "prompt_tokens_details": { "cached_tokens": 0, "audio_tokens": 0 },
+            "completion_tokens_details": { "reasoning_tokens": 0, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 }
+        },
+        "service_tier": "default",
         "system_fingerprint": "fp_mock"
+    }))
+}
+
+/// The deterministic test vector for a text: dimension 8.
+pub fn mock_vector(text: &str) -> Vec<f32> {
+    let sum: u64 = text.bytes().map(u64::from).sum();
+    (0..8u64)
+        .map(|i| ((sum * (i + 1)) % 97) as f32 / 97.0)
+        .collect()
+}
+
+async fn embeddings(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    record(&shared, &req, &body.0);
+    if req.headers().get("authorization").is_none() {
+        return openai_error(401);
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({ "object": "embedding", "index": i, "embedding": mock_vector(t) }))
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "object": "list", "data": data, "model": body["model"],
+        "usage": { "prompt_tokens": 5, "total_tokens": 5 }
     }))
 }
 
@@ -119,6 +356,7 @@ impl MockProvider {
             App::new()
                 .app_data(data.clone())
                 .route("/v1/chat/completions", web::post().to(chat_completions))
+                .route("/v1/embeddings", web::post().to(embeddings))
         })
         .workers(1)
         .disable_signals()

@@ -20,6 +20,9 @@ use switchyard::storage::Db;
 
 pub use db::{Backend, TestDb};
 
+use switchyard::config::{ModelMode, ModelSettings, ProviderSettings, Secret};
+use switchyard::providers::ProviderKind;
+
 /// Generates, for each named `async fn NAME(backend: Backend)`, a module `NAME` with a `sqlite`
 /// and a `postgres` test, so every integration test runs on both backends.
 #[macro_export]
@@ -94,7 +97,9 @@ pub async fn spawn_app_with(
         .await
         .expect("connect test database");
     db.migrate().await.expect("migrate test database");
-    let app = Application::build_with_db(settings.clone(), db.clone(), routes).expect("build app");
+    let app = Application::build_with_db(settings.clone(), db.clone(), routes)
+        .await
+        .expect("build app");
     let port = app.port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -196,4 +201,97 @@ pub fn stdout(out: &Output) -> String {
 /// Standard error as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Adds a provider account and its models (served under the same names) to the settings.
+pub fn add_provider(
+    settings: &mut Settings,
+    name: &str,
+    kind: ProviderKind,
+    base_url: &str,
+    models: &[&str],
+) {
+    settings.providers.push(ProviderSettings {
+        name: name.to_owned(),
+        kind,
+        base_url: base_url.to_owned(),
+        api_key: Some(Secret::new(format!("sk-upstream-{name}"))),
+        api_version: (kind == ProviderKind::AzureOpenai).then(|| "2024-10-21".to_owned()),
+        timeout: std::time::Duration::from_secs(30),
+    });
+    for model in models {
+        let (mode, model) = match model.strip_prefix("embed:") {
+            Some(m) => (ModelMode::Embedding, m),
+            None => (ModelMode::Chat, *model),
+        };
+        settings.models.push(ModelSettings {
+            name: (*model).to_owned(),
+            provider: name.to_owned(),
+            upstream: Some(format!("{model}-upstream")),
+            mode,
+            input_usd_per_mtok: Some(1.0),
+            output_usd_per_mtok: Some(2.0),
+            cached_input_usd_per_mtok: None,
+            cache_write_usd_per_mtok: None,
+            request_usd: None,
+            max_output_tokens: Some(1024),
+            context_window: None,
+        });
+    }
+}
+
+/// An app with a tenant and a key that may use every model.
+pub struct Gateway {
+    pub app: TestApp,
+    pub tenant: TenantId,
+    /// The virtual key's secret.
+    pub key: String,
+}
+
+/// Spawns an app configured by `configure`, with tenant `Acme` and one unrestricted key.
+pub async fn spawn_gateway(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<Gateway> {
+    let app = spawn_app_with(backend, configure, None).await?;
+    let tenant = app.create_tenant("Acme").await.tenant_id;
+    let key = app.mint_key(&tenant, keys::KeySpec::default()).await.key;
+    app.wait_for_policy().await;
+    Some(Gateway { app, tenant, key })
+}
+
+impl TestApp {
+    /// Waits until the data path's snapshot has caught up with the database (one poll).
+    pub async fn wait_for_policy(&self) {
+        tokio::time::sleep(switchyard::policy::snapshot::POLL_INTERVAL * 3).await;
+    }
+
+    /// `POST` JSON to the app with a virtual key.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request to app")
+    }
+}
+
+/// Reads a whole SSE response into `(event, data)` pairs.
+pub async fn sse_events(response: reqwest::Response) -> Vec<(String, String)> {
+    use eventsource_stream::Eventsource;
+    use futures_util::StreamExt;
+    let mut events = Vec::new();
+    let mut stream = response.bytes_stream().eventsource();
+    while let Some(event) = stream.next().await {
+        let event = event.expect("well-formed SSE");
+        events.push((event.event, event.data));
+    }
+    events
 }

@@ -1,0 +1,118 @@
+//! `POST /v1/chat/completions`: OpenAI's chat API, served by any provider.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::dialect::Dialect;
+use super::meter::{Meter, estimate_prompt};
+use super::relay::{Encoder, StreamLog, relay};
+use super::{body, context, upstream};
+use crate::config::ModelMode;
+use crate::providers::dispatch::{self, StreamDecoder};
+use crate::providers::{ProviderError, openai};
+use crate::state::AppState;
+
+/// The handler.
+pub async fn chat_completions(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    match handle(&req, payload, &state).await {
+        Ok(res) => res,
+        Err(err) => Dialect::OpenAi.error_response(&err),
+    }
+}
+
+#[derive(Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<openai::wire::OpenAiUsage>,
+}
+
+async fn handle(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, ProviderError> {
+    let key = context::authenticate(req, state)?;
+    let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
+    let parsed = openai::inbound::parse_chat(&body)?;
+    let chat = &parsed.request;
+    let deployment = context::resolve_model(state, &key, &chat.model, ModelMode::Chat)?;
+    let target = deployment.target(context::strict(req));
+    let same_format = target.kind.is_openai_style();
+    let request = if same_format {
+        openai::passthrough_chat(&target, &parsed.raw, chat.stream)?
+    } else {
+        dispatch::chat_request(&target, chat)?
+    };
+    let answer = upstream::send(
+        &state.http,
+        &target.provider,
+        target.kind,
+        request,
+        deployment.timeout,
+    )
+    .await?;
+
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header(("x-switchyard-provider", target.provider.as_str()))
+        .insert_header(("x-switchyard-model", target.upstream_model.as_str()));
+
+    if chat.stream {
+        let encoder = if same_format {
+            Encoder::Passthrough {
+                include_usage: chat.include_usage,
+            }
+        } else {
+            Encoder::OpenAi(openai::inbound::StreamEncoder::new(
+                &chat.model,
+                chat.include_usage,
+            ))
+        };
+        let stream = relay(
+            answer.events(target.provider.clone()),
+            StreamDecoder::new(target.kind),
+            encoder,
+            Meter::new(estimate_prompt(chat)),
+            StreamLog {
+                request_id: context::request_id(req),
+                model: chat.model.clone(),
+                provider: target.provider.clone(),
+            },
+        );
+        return Ok(response
+            .content_type("text/event-stream")
+            .insert_header(("cache-control", "no-cache"))
+            .streaming(stream));
+    }
+
+    let bytes = answer.bytes(&target.provider, deployment.timeout).await?;
+    if same_format {
+        let usage = serde_json::from_slice::<UsageOnly>(&bytes)
+            .ok()
+            .and_then(|u| u.usage)
+            .map(|u| openai::usage(&u));
+        tracing::info!(
+            request_id = %context::request_id(req),
+            model = %chat.model,
+            provider = %target.provider,
+            prompt_tokens = usage.map(|u| u.prompt_tokens),
+            completion_tokens = usage.map(|u| u.completion_tokens),
+            "chat completed"
+        );
+        return Ok(response.content_type("application/json").body(bytes));
+    }
+    let answer = dispatch::chat_response(target.kind, &bytes)?;
+    tracing::info!(
+        request_id = %context::request_id(req),
+        model = %chat.model,
+        provider = %target.provider,
+        prompt_tokens = answer.usage.prompt_tokens,
+        completion_tokens = answer.usage.completion_tokens,
+        "chat completed"
+    );
+    Ok(response.json(openai::inbound::render_chat(&answer, &chat.model)))
+}

@@ -1,0 +1,230 @@
+//! Relaying a provider's stream to the caller as it arrives: each upstream event is decoded into
+//! unified events and encoded in the caller's format (or, on the same-format path, forwarded
+//! byte for byte). Nothing is buffered beyond the events of one upstream chunk; dropping the
+//! response (the caller went away) drops the upstream connection.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use super::meter::Meter;
+use crate::providers::dispatch::StreamDecoder;
+use crate::providers::types::StreamEvent;
+use crate::providers::{ProviderError, SseEvent, openai};
+
+/// How events are written to the caller.
+#[derive(Debug)]
+pub enum Encoder {
+    /// OpenAI chunks, translated.
+    OpenAi(openai::inbound::StreamEncoder),
+    /// OpenAI chunks from an OpenAI-style provider, forwarded unchanged (the usage chunk we
+    /// asked for is dropped unless the caller asked too).
+    Passthrough { include_usage: bool },
+}
+
+impl Encoder {
+    fn encode(&mut self, event: &StreamEvent) -> Vec<SseEvent> {
+        match self {
+            Encoder::OpenAi(e) => e.encode(event),
+            Encoder::Passthrough { .. } => Vec::new(),
+        }
+    }
+
+    fn finish(&mut self, meter: &Meter) -> Vec<SseEvent> {
+        match self {
+            Encoder::OpenAi(e) => {
+                let mut out = if meter.reported() {
+                    Vec::new()
+                } else {
+                    e.encode(&StreamEvent::Usage(meter.usage()))
+                };
+                out.extend(e.finish());
+                out
+            }
+            Encoder::Passthrough { include_usage } => {
+                let mut out = Vec::new();
+                if *include_usage && !meter.reported() {
+                    let mut estimate = openai::inbound::StreamEncoder::new("", true);
+                    estimate.encode(&StreamEvent::Usage(meter.usage()));
+                    out.extend(estimate.finish().into_iter().filter(|e| e.data != "[DONE]"));
+                }
+                out.push(SseEvent::data("[DONE]"));
+                out
+            }
+        }
+    }
+
+    fn error(&mut self, err: &ProviderError) -> Vec<SseEvent> {
+        match self {
+            Encoder::OpenAi(e) => e.error(err),
+            Encoder::Passthrough { .. } => {
+                vec![SseEvent::data(
+                    openai::inbound::render_error(err).to_string(),
+                )]
+            }
+        }
+    }
+}
+
+/// One SSE frame.
+pub fn frame(event: &SseEvent) -> Bytes {
+    let mut out = String::with_capacity(event.data.len() + event.event.len() + 16);
+    if !event.event.is_empty() {
+        out.push_str("event: ");
+        out.push_str(&event.event);
+        out.push('\n');
+    }
+    for line in event.data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
+/// What is logged when a stream ends.
+#[derive(Debug, Clone)]
+pub struct StreamLog {
+    pub request_id: String,
+    pub model: String,
+    pub provider: String,
+}
+
+struct Relay<S> {
+    upstream: S,
+    decoder: StreamDecoder,
+    encoder: Encoder,
+    meter: Meter,
+    queue: VecDeque<Bytes>,
+    ended: bool,
+    failed: Option<String>,
+    log: StreamLog,
+    started: Instant,
+    first_byte_ms: Option<u128>,
+}
+
+impl<S> Relay<S>
+where
+    S: Stream<Item = Result<SseEvent, ProviderError>> + Unpin,
+{
+    fn push(&mut self, events: Vec<SseEvent>) {
+        self.queue.extend(events.iter().map(frame));
+    }
+
+    fn fail(&mut self, err: &ProviderError) {
+        tracing::warn!(
+            request_id = %self.log.request_id,
+            provider = %self.log.provider,
+            error = %err,
+            "stream failed after it started; ending it with an error event"
+        );
+        self.failed = Some(err.message.clone());
+        let events = self.encoder.error(err);
+        self.push(events);
+        self.ended = true;
+    }
+
+    fn on_upstream(&mut self, event: SseEvent) {
+        if self.first_byte_ms.is_none() {
+            self.first_byte_ms = Some(self.started.elapsed().as_millis());
+        }
+        let decoded = match self.decoder.on_event(&event) {
+            Ok(decoded) => decoded,
+            Err(err) => return self.fail(&err),
+        };
+        for e in &decoded {
+            self.meter.observe(e);
+        }
+        match &mut self.encoder {
+            Encoder::Passthrough { include_usage } => {
+                let usage_only = decoded.len() == 1 && matches!(decoded[0], StreamEvent::Usage(_));
+                let skip = event.data.trim() == "[DONE]" || (usage_only && !*include_usage);
+                if !skip && !(event.data.trim().is_empty()) {
+                    self.queue.push_back(frame(&SseEvent::data(event.data)));
+                }
+            }
+            encoder => {
+                let out: Vec<SseEvent> = decoded.iter().flat_map(|e| encoder.encode(e)).collect();
+                self.push(out);
+            }
+        }
+    }
+
+    fn on_end(&mut self) {
+        match self.decoder.finish() {
+            Ok(events) => {
+                for e in &events {
+                    self.meter.observe(e);
+                }
+                let out: Vec<SseEvent> =
+                    events.iter().flat_map(|e| self.encoder.encode(e)).collect();
+                self.push(out);
+                let closing = self.encoder.finish(&self.meter);
+                self.push(closing);
+                self.ended = true;
+            }
+            Err(err) => self.fail(&err),
+        }
+    }
+
+    fn log_end(&self) {
+        let usage = self.meter.usage();
+        tracing::info!(
+            request_id = %self.log.request_id,
+            model = %self.log.model,
+            provider = %self.log.provider,
+            outcome = if self.failed.is_some() { "incomplete" } else { "complete" },
+            ttft_ms = self.first_byte_ms.map(|m| m as u64),
+            latency_ms = self.started.elapsed().as_millis() as u64,
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            usage_estimated = usage.estimated,
+            "stream finished"
+        );
+    }
+}
+
+/// The caller-facing byte stream.
+pub fn relay<S>(
+    upstream: S,
+    decoder: StreamDecoder,
+    encoder: Encoder,
+    meter: Meter,
+    log: StreamLog,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static
+where
+    S: Stream<Item = Result<SseEvent, ProviderError>> + Unpin + 'static,
+{
+    let state = Relay {
+        upstream,
+        decoder,
+        encoder,
+        meter,
+        queue: VecDeque::new(),
+        ended: false,
+        failed: None,
+        log,
+        started: Instant::now(),
+        first_byte_ms: None,
+    };
+    futures_util::stream::unfold(Some(state), |state| async move {
+        let mut state = state?;
+        loop {
+            if let Some(bytes) = state.queue.pop_front() {
+                return Some((Ok(bytes), Some(state)));
+            }
+            if state.ended {
+                state.log_end();
+                return None;
+            }
+            match state.upstream.next().await {
+                Some(Ok(event)) => state.on_upstream(event),
+                Some(Err(err)) => state.fail(&err),
+                None => state.on_end(),
+            }
+        }
+    })
+}

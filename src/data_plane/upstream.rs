@@ -1,0 +1,153 @@
+//! Calling providers over HTTP: one pooled client for all of them (TCP_NODELAY, HTTP/2 where
+//! offered), errors classified for the caller, and streams parsed into SSE events.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
+
+use crate::providers::dispatch;
+use crate::providers::{ErrorKind, ProviderError, ProviderKind, SseEvent, UpstreamRequest};
+
+/// The largest error body read from a provider.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Builds the shared client.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The provider's answer head, ready to be read whole or as a stream.
+pub struct Answer {
+    pub response: reqwest::Response,
+}
+
+fn transport_error(provider: &str, err: &reqwest::Error, timeout: Duration) -> ProviderError {
+    if err.is_timeout() {
+        ProviderError::new(
+            ErrorKind::Timeout,
+            format!(
+                "{provider} did not answer within {}",
+                humantime::format_duration(timeout)
+            ),
+        )
+    } else if err.is_connect() {
+        ProviderError::new(
+            ErrorKind::Unavailable,
+            format!("could not connect to {provider}"),
+        )
+    } else {
+        ProviderError::new(
+            ErrorKind::Unavailable,
+            format!("the connection to {provider} failed: {}", without_url(err)),
+        )
+    }
+}
+
+/// reqwest errors print the URL, which may carry credentials for some providers.
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    text
+}
+
+/// Sends the request. A non-2xx answer becomes the provider's error, with `retry-after` kept.
+/// `timeout` bounds the wait for the answer head (and, for complete answers, the whole body).
+pub async fn send(
+    client: &reqwest::Client,
+    provider: &str,
+    kind: ProviderKind,
+    request: UpstreamRequest,
+    timeout: Duration,
+) -> Result<Answer, ProviderError> {
+    let mut builder = client.post(&request.url).body(request.body);
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value);
+    }
+    if request.stream {
+        builder = builder.header("accept", "text/event-stream");
+    } else {
+        builder = builder.timeout(timeout);
+    }
+    let response = tokio::time::timeout(timeout, builder.send())
+        .await
+        .map_err(|_| {
+            ProviderError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{provider} did not answer within {}",
+                    humantime::format_duration(timeout)
+                ),
+            )
+        })?
+        .map_err(|e| transport_error(provider, &e, timeout))?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(Answer { response });
+    }
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body = read_capped(response, MAX_ERROR_BODY).await;
+    let mut err = dispatch::error_response(kind, status, &body);
+    err.retry_after = retry_after.or(err.retry_after);
+    tracing::debug!(provider, status, kind = ?err.kind, "provider answered an error");
+    Err(err)
+}
+
+async fn read_capped(response: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= cap {
+            break;
+        }
+    }
+    body
+}
+
+impl Answer {
+    /// Reads a complete answer.
+    pub async fn bytes(self, provider: &str, timeout: Duration) -> Result<Bytes, ProviderError> {
+        self.response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(provider, &e, timeout))
+    }
+
+    /// The answer as server-sent events.
+    pub fn events(
+        self,
+        provider: String,
+    ) -> impl Stream<Item = Result<SseEvent, ProviderError>> + Unpin + 'static {
+        Box::pin(self.response.bytes_stream().eventsource().map(move |item| {
+            item.map(|e| SseEvent {
+                event: if e.event == "message" {
+                    String::new()
+                } else {
+                    e.event
+                },
+                data: e.data,
+            })
+            .map_err(|e| {
+                ProviderError::new(
+                    ErrorKind::Unavailable,
+                    format!("the stream from {provider} broke: {e}"),
+                )
+            })
+        }))
+    }
+}

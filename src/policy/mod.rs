@@ -1,0 +1,5 @@
+//! Policy on the data path: who is calling and what they may do, decided from an in-memory
+//! snapshot without touching the database.
+
+pub mod auth;
+pub mod snapshot;
