@@ -34,10 +34,10 @@ fn with_status(mut e: ProviderError, status: u16) -> ProviderError {
 
 /// Cohere's `message`, else the (shortened) body, else the status.
 fn message(status: u16, body: &[u8]) -> String {
-    if let Ok(CohereErrorBody { message: Some(m) }) = serde_json::from_slice(body) {
-        if !m.trim().is_empty() {
-            return m;
-        }
+    if let Ok(CohereErrorBody { message: Some(m) }) = serde_json::from_slice(body)
+        && !m.trim().is_empty()
+    {
+        return m;
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
