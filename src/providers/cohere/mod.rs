@@ -1,56 +1,25 @@
 //! Cohere v2 API: wire types and conversions to and from the unified types.
+//!
+//! Chat is `POST {base_url}/v2/chat` (streaming with `"stream": true`, answered as server-sent
+//! events), embeddings are `POST {base_url}/v2/embed`; both authenticate with
+//! `Authorization: Bearer <key>`. Cohere's answers name no model, so responses leave `model`
+//! empty for the caller to fill with the model it sent.
 
-// Temporary stubs with the contract's signatures; the real module replaces this file.
-use crate::providers::types::*;
-use crate::providers::{ProviderError, SseEvent, Target, UpstreamRequest};
+mod embeddings;
+mod error;
+mod request;
+mod response;
+mod stream;
+pub mod wire;
 
-const PENDING: &str = "cohere support is not built yet";
+#[cfg(test)]
+mod tests;
 
-/// Not built yet.
-pub fn chat_request(_: &Target, _: &ChatRequest) -> Result<UpstreamRequest, ProviderError> {
-    Err(ProviderError::unsupported("model", PENDING))
-}
+pub use embeddings::{embeddings_request, embeddings_response};
+pub use error::error_response;
+pub use request::chat_request;
+pub use response::{chat_response, finish_reason, usage};
+pub use stream::ChatStreamDecoder;
 
-/// Not built yet.
-pub fn chat_response(_: &[u8]) -> Result<ChatResponse, ProviderError> {
-    Err(ProviderError::protocol("cohere", PENDING))
-}
-
-/// Not built yet.
-pub fn error_response(status: u16, _: &[u8]) -> ProviderError {
-    ProviderError::from_status(status, PENDING)
-}
-
-/// Not built yet.
-#[derive(Debug, Default)]
-pub struct ChatStreamDecoder;
-
-impl ChatStreamDecoder {
-    /// Not built yet.
-    pub fn new() -> Self {
-        Self
-    }
-
-    /// Not built yet.
-    pub fn on_event(&mut self, _: &SseEvent) -> Result<Vec<StreamEvent>, ProviderError> {
-        Err(ProviderError::protocol("cohere", PENDING))
-    }
-
-    /// Not built yet.
-    pub fn finish(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
-        Ok(Vec::new())
-    }
-}
-
-/// Not built yet.
-pub fn embeddings_request(
-    _: &Target,
-    _: &EmbeddingRequest,
-) -> Result<UpstreamRequest, ProviderError> {
-    Err(ProviderError::unsupported("model", PENDING))
-}
-
-/// Not built yet.
-pub fn embeddings_response(_: &[u8]) -> Result<EmbeddingResponse, ProviderError> {
-    Err(ProviderError::protocol("cohere", PENDING))
-}
+/// The provider's name in messages.
+pub(crate) const PROVIDER: &str = "Cohere";
