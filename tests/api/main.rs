@@ -12,3 +12,4 @@ mod health;
 mod keys;
 mod openai_surface;
 mod schema;
+mod translation;

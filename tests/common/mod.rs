@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod mock_provider;
+pub mod providers;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,0 +1,3 @@
+//! Mock servers speaking each provider's own wire format, scripted like `mock_provider`.
+
+pub mod cohere;
