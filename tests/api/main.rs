@@ -12,4 +12,5 @@ mod health;
 mod keys;
 mod openai_surface;
 mod schema;
+mod sdk;
 mod translation;
