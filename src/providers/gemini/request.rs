@@ -141,7 +141,7 @@ fn build_contents(
         };
         push_turn(&mut contents, role, parts);
     }
-    let system = (!system.is_empty()).then(|| GeminiContent {
+    let system = (!system.is_empty()).then_some(GeminiContent {
         role: None,
         parts: system,
     });
