@@ -271,12 +271,15 @@ fn model_parts(target: &Target, message: &Message) -> Result<Vec<GeminiPart>, Pr
                     pending_signature = Some(sig.clone());
                 }
             }
-            Part::Thinking { text, signature } => parts.push(GeminiPart {
-                text: Some(text.clone()),
-                thought: Some(true),
-                thought_signature: signature.clone(),
-                ..GeminiPart::default()
-            }),
+            Part::Thinking { text, signature } => {
+                flush_signature(&mut parts, pending_signature.take());
+                parts.push(GeminiPart {
+                    text: Some(text.clone()),
+                    thought: Some(true),
+                    thought_signature: signature.clone(),
+                    ..GeminiPart::default()
+                });
+            }
             Part::RedactedThinking { .. } => {
                 tracing::debug!(provider = %target.provider, "dropping redacted thinking");
             }
