@@ -62,7 +62,7 @@ async fn handle(
     if same_format {
         return Ok(response.content_type("application/json").body(bytes));
     }
-    let answer = dispatch::embeddings_response(target.kind, &bytes)?;
+    let answer = dispatch::embeddings_response(target.kind, &bytes, &parsed.request)?;
     Ok(response.json(openai::inbound::render_embeddings(
         &answer,
         &parsed.request.model,

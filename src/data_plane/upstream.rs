@@ -70,6 +70,13 @@ pub async fn send(
     timeout: Duration,
 ) -> Result<Answer, ProviderError> {
     let mut builder = client.post(&request.url).body(request.body);
+    if !request
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "content-type")
+    {
+        builder = builder.header("content-type", "application/json");
+    }
     for (name, value) in &request.headers {
         builder = builder.header(*name, value);
     }

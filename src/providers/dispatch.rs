@@ -109,13 +109,14 @@ pub fn embeddings_request(
     }
 }
 
-/// Reads a 2xx embeddings answer.
+/// Reads a 2xx embeddings answer to `req`.
 pub fn embeddings_response(
     kind: ProviderKind,
     body: &[u8],
+    req: &EmbeddingRequest,
 ) -> Result<EmbeddingResponse, ProviderError> {
     match kind {
-        ProviderKind::Gemini => gemini::embeddings_response(body),
+        ProviderKind::Gemini => gemini::embeddings_response_for(body, req),
         ProviderKind::Cohere => cohere::embeddings_response(body),
         _ => openai::embeddings_response(body),
     }

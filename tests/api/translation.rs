@@ -284,3 +284,8 @@ translated_provider!(
     ProviderKind::Cohere,
     crate::common::providers::cohere::CohereMock
 );
+translated_provider!(
+    gemini,
+    ProviderKind::Gemini,
+    crate::common::providers::gemini::GeminiMock
+);

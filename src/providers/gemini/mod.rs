@@ -1,56 +1,28 @@
-//! Google Gemini API: wire types and conversions to and from the unified types.
+//! Google Gemini API (`generativelanguage.googleapis.com`, `v1beta`; not Vertex AI): wire types
+//! and conversions to and from the unified types.
+//!
+//! * Chat: `POST {base}/v1beta/models/{model}:generateContent`, streaming
+//!   `:streamGenerateContent?alt=sse`; the key travels in `x-goog-api-key`, never in the URL.
+//! * Embeddings: `POST {base}/v1beta/models/{model}:batchEmbedContents`.
+//! * Errors: `{"error": {"code", "message", "status", "details"}}`.
 
-// Temporary stubs with the contract's signatures; the real module replaces this file.
-use crate::providers::types::*;
-use crate::providers::{ProviderError, SseEvent, Target, UpstreamRequest};
+mod embeddings;
+mod error;
+mod request;
+mod response;
+mod stream;
+pub mod wire;
 
-const PENDING: &str = "gemini support is not built yet";
+#[cfg(test)]
+mod tests;
 
-/// Not built yet.
-pub fn chat_request(_: &Target, _: &ChatRequest) -> Result<UpstreamRequest, ProviderError> {
-    Err(ProviderError::unsupported("model", PENDING))
-}
+pub use embeddings::{
+    embeddings_request, embeddings_response, embeddings_response_for, estimated_usage,
+};
+pub use error::error_response;
+pub use request::chat_request;
+pub use response::chat_response;
+pub use stream::ChatStreamDecoder;
 
-/// Not built yet.
-pub fn chat_response(_: &[u8]) -> Result<ChatResponse, ProviderError> {
-    Err(ProviderError::protocol("gemini", PENDING))
-}
-
-/// Not built yet.
-pub fn error_response(status: u16, _: &[u8]) -> ProviderError {
-    ProviderError::from_status(status, PENDING)
-}
-
-/// Not built yet.
-#[derive(Debug, Default)]
-pub struct ChatStreamDecoder;
-
-impl ChatStreamDecoder {
-    /// Not built yet.
-    pub fn new() -> Self {
-        Self
-    }
-
-    /// Not built yet.
-    pub fn on_event(&mut self, _: &SseEvent) -> Result<Vec<StreamEvent>, ProviderError> {
-        Err(ProviderError::protocol("gemini", PENDING))
-    }
-
-    /// Not built yet.
-    pub fn finish(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
-        Ok(Vec::new())
-    }
-}
-
-/// Not built yet.
-pub fn embeddings_request(
-    _: &Target,
-    _: &EmbeddingRequest,
-) -> Result<UpstreamRequest, ProviderError> {
-    Err(ProviderError::unsupported("model", PENDING))
-}
-
-/// Not built yet.
-pub fn embeddings_response(_: &[u8]) -> Result<EmbeddingResponse, ProviderError> {
-    Err(ProviderError::protocol("gemini", PENDING))
-}
+/// The provider name used in messages.
+pub const PROVIDER: &str = "Gemini";

@@ -1,3 +1,4 @@
 //! Mock servers speaking each provider's own wire format, scripted like `mock_provider`.
 
 pub mod cohere;
+pub mod gemini;
