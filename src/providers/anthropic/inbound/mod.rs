@@ -448,10 +448,10 @@ fn reasoning(thinking: Option<AnthropicThinking>, effort: Option<&str>) -> Optio
         }),
         AnthropicThinking::Disabled => None,
         AnthropicThinking::Adaptive => {
-            let effort = match effort {
-                Some(e @ ("low" | "medium" | "high")) => e,
-                _ => "high",
-            };
+            // `xhigh` and `max` have no unified level; `high` is the closest.
+            let effort = effort
+                .filter(|e| matches!(*e, "low" | "medium" | "high"))
+                .unwrap_or("high");
             Some(Reasoning {
                 effort: Some(effort.to_owned()),
                 budget_tokens: None,
