@@ -2,10 +2,9 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use serde_json::json;
 
 use crate::policy::auth::AuthError;
-use crate::providers::{ErrorKind, ProviderError, openai};
+use crate::providers::{ErrorKind, ProviderError, anthropic, openai};
 
 /// Which API surface the caller used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,33 +15,12 @@ pub enum Dialect {
     Anthropic,
 }
 
-/// Anthropic's error `type` for a failure.
-pub fn anthropic_error_type(err: &ProviderError) -> &'static str {
-    match err.kind {
-        ErrorKind::InvalidRequest
-        | ErrorKind::ContextLengthExceeded
-        | ErrorKind::ContentFilter
-        | ErrorKind::Unsupported => "invalid_request_error",
-        ErrorKind::Authentication => "authentication_error",
-        ErrorKind::PermissionDenied => "permission_error",
-        ErrorKind::NotFound => "not_found_error",
-        ErrorKind::RequestTooLarge => "request_too_large",
-        ErrorKind::RateLimited => "rate_limit_error",
-        ErrorKind::Overloaded => "overloaded_error",
-        ErrorKind::Timeout => "timeout_error",
-        ErrorKind::Unavailable | ErrorKind::Protocol => "api_error",
-    }
-}
-
 impl Dialect {
     /// The JSON error body in this dialect.
     pub fn error_body(self, err: &ProviderError) -> serde_json::Value {
         match self {
             Dialect::OpenAi => openai::inbound::render_error(err),
-            Dialect::Anthropic => json!({
-                "type": "error",
-                "error": { "type": anthropic_error_type(err), "message": err.message }
-            }),
+            Dialect::Anthropic => anthropic::inbound::render_error(err),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod context;
 pub mod dialect;
 pub mod embeddings;
+pub mod messages;
 pub mod meter;
 pub mod models;
 pub mod relay;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/v1/chat/completions",
         web::post().to(chat::chat_completions),
     )
+    .route("/v1/messages", web::post().to(messages::messages))
     .route("/v1/embeddings", web::post().to(embeddings::embeddings))
     .route("/v1/models", web::get().to(models::list))
     .route("/v1/models/{model}", web::get().to(models::retrieve));

@@ -12,7 +12,7 @@ use futures_util::{Stream, StreamExt};
 use super::meter::Meter;
 use crate::providers::dispatch::StreamDecoder;
 use crate::providers::types::StreamEvent;
-use crate::providers::{ProviderError, SseEvent, openai};
+use crate::providers::{ProviderError, SseEvent, anthropic, openai};
 
 /// How events are written to the caller.
 #[derive(Debug)]
@@ -22,13 +22,18 @@ pub enum Encoder {
     /// OpenAI chunks from an OpenAI-style provider, forwarded unchanged (the usage chunk we
     /// asked for is dropped unless the caller asked too).
     Passthrough { include_usage: bool },
+    /// Anthropic events, translated.
+    Anthropic(anthropic::inbound::StreamEncoder),
+    /// Anthropic events from an Anthropic provider, forwarded unchanged.
+    AnthropicPassthrough,
 }
 
 impl Encoder {
     fn encode(&mut self, event: &StreamEvent) -> Vec<SseEvent> {
         match self {
             Encoder::OpenAi(e) => e.encode(event),
-            Encoder::Passthrough { .. } => Vec::new(),
+            Encoder::Anthropic(e) => e.encode(event),
+            Encoder::Passthrough { .. } | Encoder::AnthropicPassthrough => Vec::new(),
         }
     }
 
@@ -53,6 +58,16 @@ impl Encoder {
                 out.push(SseEvent::data("[DONE]"));
                 out
             }
+            Encoder::Anthropic(e) => {
+                let mut out = if meter.reported() {
+                    Vec::new()
+                } else {
+                    e.encode(&StreamEvent::Usage(meter.usage()))
+                };
+                out.extend(e.finish());
+                out
+            }
+            Encoder::AnthropicPassthrough => Vec::new(),
         }
     }
 
@@ -64,6 +79,11 @@ impl Encoder {
                     openai::inbound::render_error(err).to_string(),
                 )]
             }
+            Encoder::Anthropic(e) => e.error(err),
+            Encoder::AnthropicPassthrough => vec![SseEvent {
+                event: "error".into(),
+                data: anthropic::inbound::render_error(err).to_string(),
+            }],
         }
     }
 }
@@ -146,6 +166,7 @@ where
                     self.queue.push_back(frame(&SseEvent::data(event.data)));
                 }
             }
+            Encoder::AnthropicPassthrough => self.queue.push_back(frame(&event)),
             encoder => {
                 let out: Vec<SseEvent> = decoded.iter().flat_map(|e| encoder.encode(e)).collect();
                 self.push(out);

@@ -139,6 +139,18 @@ impl SseEvent {
     }
 }
 
+/// Top-level fields of a JSON object, each value kept as the caller's raw text: the same-format
+/// fast paths forward these without re-serialising nested content.
+pub type RawObject = std::collections::BTreeMap<String, Box<serde_json::value::RawValue>>;
+
+/// Serialises a value as a raw JSON field.
+pub fn raw_json(
+    value: &impl serde::Serialize,
+) -> Result<Box<serde_json::value::RawValue>, ProviderError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| ProviderError::protocol("Switchyard", format!("encoding request: {e}")))
+}
+
 /// A fresh id for answers whose provider gives none.
 pub fn generated_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())

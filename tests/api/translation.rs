@@ -289,3 +289,8 @@ translated_provider!(
     ProviderKind::Gemini,
     crate::common::providers::gemini::GeminiMock
 );
+translated_provider!(
+    anthropic,
+    ProviderKind::Anthropic,
+    crate::common::providers::anthropic::AnthropicMock
+);

@@ -1,43 +1,28 @@
 //! Anthropic Messages API: wire types and conversions to and from the unified types.
+//!
+//! Provider side: [`chat_request`] builds `POST {base_url}/v1/messages` (headers `x-api-key`,
+//! `anthropic-version: 2023-06-01`), [`chat_response`] reads a Message, [`ChatStreamDecoder`]
+//! reads its server-sent events and [`error_response`] reads its error bodies. Anthropic has no
+//! embeddings API. The [`inbound`] module is the other direction: the gateway's own
+//! `POST /v1/messages` surface for Anthropic-format callers.
 
-// Temporary stubs with the contract's signatures; the real module replaces this file.
-use crate::providers::types::*;
-use crate::providers::{ProviderError, SseEvent, Target, UpstreamRequest};
+mod error;
+pub mod inbound;
+mod request;
+mod response;
+mod stream;
+pub mod wire;
 
-const PENDING: &str = "anthropic support is not built yet";
+#[cfg(test)]
+mod tests;
 
-/// Not built yet.
-pub fn chat_request(_: &Target, _: &ChatRequest) -> Result<UpstreamRequest, ProviderError> {
-    Err(ProviderError::unsupported("model", PENDING))
-}
+pub use error::error_response;
+pub use request::{chat_request, passthrough_request};
+pub use response::chat_response;
+pub use stream::ChatStreamDecoder;
 
-/// Not built yet.
-pub fn chat_response(_: &[u8]) -> Result<ChatResponse, ProviderError> {
-    Err(ProviderError::protocol("anthropic", PENDING))
-}
+/// The provider name used in messages.
+pub const PROVIDER: &str = "Anthropic";
 
-/// Not built yet.
-pub fn error_response(status: u16, _: &[u8]) -> ProviderError {
-    ProviderError::from_status(status, PENDING)
-}
-
-/// Not built yet.
-#[derive(Debug, Default)]
-pub struct ChatStreamDecoder;
-
-impl ChatStreamDecoder {
-    /// Not built yet.
-    pub fn new() -> Self {
-        Self
-    }
-
-    /// Not built yet.
-    pub fn on_event(&mut self, _: &SseEvent) -> Result<Vec<StreamEvent>, ProviderError> {
-        Err(ProviderError::protocol("anthropic", PENDING))
-    }
-
-    /// Not built yet.
-    pub fn finish(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
-        Ok(Vec::new())
-    }
-}
+/// The `anthropic-version` header value.
+pub const API_VERSION: &str = "2023-06-01";

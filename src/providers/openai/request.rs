@@ -1,10 +1,11 @@
 //! Building requests for OpenAI-style providers (OpenAI, Azure OpenAI, OpenAI-compatible).
 
-use serde_json::{Map, Value, value::RawValue};
+use serde_json::{Map, Value};
 
 use super::wire::*;
+pub use crate::providers::RawObject;
 use crate::providers::types::*;
-use crate::providers::{ProviderError, ProviderKind, Target, UpstreamRequest};
+use crate::providers::{ProviderError, ProviderKind, Target, UpstreamRequest, raw_json};
 
 /// The URL and headers for one OpenAI-style endpoint (`chat/completions`, `embeddings`).
 pub fn endpoint(target: &Target, path: &str) -> (String, Vec<(&'static str, String)>) {
@@ -48,14 +49,6 @@ pub fn passthrough_chat(
         body.insert("stream_options".into(), raw_json(&options)?);
     }
     finish(target, "chat/completions", &body, stream)
-}
-
-/// Top-level fields of a JSON object, each value kept as the caller's raw text.
-pub type RawObject = std::collections::BTreeMap<String, Box<RawValue>>;
-
-fn raw_json(value: &impl serde::Serialize) -> Result<Box<RawValue>, ProviderError> {
-    serde_json::value::to_raw_value(value)
-        .map_err(|e| ProviderError::protocol("Switchyard", format!("encoding request: {e}")))
 }
 
 fn finish(
