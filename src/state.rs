@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::data_plane::catalog::Catalog;
+use crate::data_plane::provider_state::ProviderState;
 use crate::observability::metrics::Metrics;
 use crate::policy::snapshot::PolicyStore;
 use crate::storage::Db;
@@ -27,6 +28,8 @@ pub struct Inner {
     pub catalog: Arc<Catalog>,
     /// The pooled HTTP client for providers.
     pub http: reqwest::Client,
+    /// Reasoning state carried between turns for callers whose format cannot carry it.
+    pub provider_state: ProviderState,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -45,6 +48,7 @@ impl AppState {
             policy,
             catalog,
             http,
+            provider_state: ProviderState::default(),
             background: vec![refresher.abort_handle()],
         })))
     }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::dialect::Dialect;
 use super::meter::{Meter, estimate_prompt};
-use super::relay::{Encoder, StreamLog, relay};
+use super::relay::{Encoder, StateSink, StreamLog, relay};
 use super::{body, context, upstream};
 use crate::config::ModelMode;
 use crate::providers::dispatch::{self, StreamDecoder};
@@ -37,16 +37,19 @@ async fn handle(
 ) -> Result<HttpResponse, ProviderError> {
     let key = context::authenticate(req, state)?;
     let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
-    let parsed = openai::inbound::parse_chat(&body)?;
-    let chat = &parsed.request;
-    let deployment = context::resolve_model(state, &key, &chat.model, ModelMode::Chat)?;
+    let mut parsed = openai::inbound::parse_chat(&body)?;
+    let deployment = context::resolve_model(state, &key, &parsed.request.model, ModelMode::Chat)?;
     let target = deployment.target(context::strict(req));
     let same_format = target.kind.is_openai_style();
     let request = if same_format {
-        openai::passthrough_chat(&target, &parsed.raw, chat.stream)?
+        openai::passthrough_chat(&target, &parsed.raw, parsed.request.stream)?
     } else {
-        dispatch::chat_request(&target, chat)?
+        state
+            .provider_state
+            .restore(&key.tenant_id, &mut parsed.request);
+        dispatch::chat_request(&target, &parsed.request)?
     };
+    let chat = &parsed.request;
     let answer = upstream::send(
         &state.http,
         &target.provider,
@@ -82,6 +85,10 @@ async fn handle(
                 model: chat.model.clone(),
                 provider: target.provider.clone(),
             },
+            (!same_format).then(|| StateSink {
+                store: state.provider_state.clone(),
+                tenant: key.tenant_id.clone(),
+            }),
         );
         return Ok(response
             .content_type("text/event-stream")
@@ -106,6 +113,13 @@ async fn handle(
         return Ok(response.content_type("application/json").body(bytes));
     }
     let answer = dispatch::chat_response(target.kind, &bytes)?;
+    if !same_format {
+        for choice in &answer.choices {
+            state
+                .provider_state
+                .remember(&key.tenant_id, &choice.message);
+        }
+    }
     tracing::info!(
         request_id = %context::request_id(req),
         model = %chat.model,

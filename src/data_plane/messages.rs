@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dialect::Dialect;
 use super::meter::{Meter, estimate_prompt};
-use super::relay::{Encoder, StreamLog, relay};
+use super::relay::{Encoder, StateSink, StreamLog, relay};
 use super::{body, context, upstream};
 use crate::config::ModelMode;
 use crate::providers::dispatch::{self, StreamDecoder};
@@ -31,7 +31,7 @@ async fn handle(
 ) -> Result<HttpResponse, ProviderError> {
     let key = context::authenticate(req, state)?;
     let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
-    let chat = anthropic::inbound::parse_request(&body)?;
+    let mut chat = anthropic::inbound::parse_request(&body)?;
     let deployment = context::resolve_model(state, &key, &chat.model, ModelMode::Chat)?;
     let target = deployment.target(context::strict(req));
     let same_format = target.kind == ProviderKind::Anthropic;
@@ -44,6 +44,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok());
         anthropic::passthrough_request(&target, raw, chat.stream, beta)?
     } else {
+        state.provider_state.restore(&key.tenant_id, &mut chat);
         dispatch::chat_request(&target, &chat)?
     };
     let answer = upstream::send(
@@ -76,6 +77,10 @@ async fn handle(
                 model: chat.model.clone(),
                 provider: target.provider.clone(),
             },
+            (!same_format).then(|| StateSink {
+                store: state.provider_state.clone(),
+                tenant: key.tenant_id.clone(),
+            }),
         );
         return Ok(response
             .content_type("text/event-stream")
@@ -85,6 +90,13 @@ async fn handle(
 
     let bytes = answer.bytes(&target.provider, deployment.timeout).await?;
     let answer = dispatch::chat_response(target.kind, &bytes)?;
+    if !same_format {
+        for choice in &answer.choices {
+            state
+                .provider_state
+                .remember(&key.tenant_id, &choice.message);
+        }
+    }
     tracing::info!(
         request_id = %context::request_id(req),
         model = %chat.model,

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::meter::Meter;
+use super::provider_state::{ProviderState, Transcript};
 use crate::providers::dispatch::StreamDecoder;
 use crate::providers::types::StreamEvent;
 use crate::providers::{ProviderError, SseEvent, anthropic, openai};
@@ -105,6 +106,13 @@ pub fn frame(event: &SseEvent) -> Bytes {
     Bytes::from(out)
 }
 
+/// Where a finished stream's reasoning state is remembered (translated streams only).
+#[derive(Clone)]
+pub struct StateSink {
+    pub store: ProviderState,
+    pub tenant: String,
+}
+
 /// What is logged when a stream ends.
 #[derive(Debug, Clone)]
 pub struct StreamLog {
@@ -124,6 +132,7 @@ struct Relay<S> {
     log: StreamLog,
     started: Instant,
     first_byte_ms: Option<u128>,
+    sink: Option<(StateSink, Transcript)>,
 }
 
 impl<S> Relay<S>
@@ -157,6 +166,9 @@ where
         };
         for e in &decoded {
             self.meter.observe(e);
+            if let Some((_, transcript)) = &mut self.sink {
+                transcript.observe(e);
+            }
         }
         match &mut self.encoder {
             Encoder::Passthrough { include_usage } => {
@@ -186,6 +198,9 @@ where
                 let closing = self.encoder.finish(&self.meter);
                 self.push(closing);
                 self.ended = true;
+                if let Some((sink, transcript)) = self.sink.take() {
+                    sink.store.remember(&sink.tenant, &transcript.message());
+                }
             }
             Err(err) => self.fail(&err),
         }
@@ -215,6 +230,7 @@ pub fn relay<S>(
     encoder: Encoder,
     meter: Meter,
     log: StreamLog,
+    sink: Option<StateSink>,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static
 where
     S: Stream<Item = Result<SseEvent, ProviderError>> + Unpin + 'static,
@@ -230,6 +246,7 @@ where
         log,
         started: Instant::now(),
         first_byte_ms: None,
+        sink: sink.map(|s| (s, Transcript::default())),
     };
     futures_util::stream::unfold(Some(state), |state| async move {
         let mut state = state?;

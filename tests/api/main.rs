@@ -11,6 +11,7 @@ mod config_errors;
 mod health;
 mod keys;
 mod openai_surface;
+mod provider_state;
 mod schema;
 mod sdk;
 mod translation;
