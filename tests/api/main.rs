@@ -8,6 +8,7 @@ mod common;
 
 mod cli;
 mod config_errors;
+mod conformance;
 mod health;
 mod keys;
 mod openai_surface;

@@ -4,14 +4,6 @@
 
 use std::process::Command;
 
-use switchyard::providers::ProviderKind;
-
-use crate::common::mock_provider::{MockBehavior, MockProvider};
-use crate::common::providers::anthropic::AnthropicMock;
-use crate::common::providers::cohere::CohereMock;
-use crate::common::providers::gemini::GeminiMock;
-use crate::common::{Backend, add_provider, spawn_gateway};
-
 fn python() -> Option<String> {
     match std::env::var("SWITCHYARD_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
@@ -47,50 +39,7 @@ async fn run_script(python: String, script: &str, envs: Vec<(&'static str, Strin
     assert!(stdout.contains("0 failed"), "{stdout}");
 }
 
-const MODELS: &str = "via-openai,via-compatible,via-anthropic,via-gemini,via-cohere";
-
-/// Mocks of every provider kind, and a gateway with one model per kind.
-struct World {
-    gw: crate::common::Gateway,
-    _mocks: (MockProvider, AnthropicMock, GeminiMock, CohereMock),
-}
-
-async fn world() -> Option<World> {
-    let openai = MockProvider::start(MockBehavior::default()).await;
-    let anthropic = AnthropicMock::start().await;
-    let gemini = GeminiMock::start().await;
-    let cohere = CohereMock::start().await;
-    let urls = [
-        openai.base_url.clone(),
-        anthropic.base_url.clone(),
-        gemini.base_url.clone(),
-        cohere.base_url.clone(),
-    ];
-    let gw = spawn_gateway(Backend::Sqlite, move |s| {
-        add_provider(s, "openai", ProviderKind::Openai, &urls[0], &["via-openai"]);
-        add_provider(
-            s,
-            "compat",
-            ProviderKind::OpenaiCompatible,
-            &urls[0],
-            &["via-compatible"],
-        );
-        add_provider(
-            s,
-            "anthropic",
-            ProviderKind::Anthropic,
-            &urls[1],
-            &["via-anthropic"],
-        );
-        add_provider(s, "gemini", ProviderKind::Gemini, &urls[2], &["via-gemini"]);
-        add_provider(s, "cohere", ProviderKind::Cohere, &urls[3], &["via-cohere"]);
-    })
-    .await?;
-    Some(World {
-        gw,
-        _mocks: (openai, anthropic, gemini, cohere),
-    })
-}
+use crate::common::world::{MODELS, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_openai_sdk_against_every_provider_kind() {
