@@ -121,6 +121,8 @@ impl Application {
                 .default_service(web::to(crate::error::not_found))
         })
         .workers(workers)
+        // Small SSE writes must not wait for delayed ACKs (Nagle).
+        .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(grace.as_secs().max(1))
         .listen(listener)

@@ -477,3 +477,88 @@ async fn embeddings_are_forwarded() {
         "text-embedding-3-small-upstream"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_without_provider_usage_get_an_estimate_marked_as_such() {
+    let mock = MockProvider::start(MockBehavior {
+        omit_usage: true,
+        ..Default::default()
+    })
+    .await;
+    let base = mock.base_url.clone();
+    let Some(gw) = spawn_gateway(Backend::Sqlite, move |s| {
+        add_provider(
+            s,
+            "local",
+            ProviderKind::OpenaiCompatible,
+            &base,
+            &["llama"],
+        );
+    })
+    .await
+    else {
+        return;
+    };
+    let req = json!({
+        "model": "llama", "stream": true, "stream_options": { "include_usage": true },
+        "messages": [{ "role": "user", "content": "count me" }]
+    });
+    let events = sse_events(
+        gw.app
+            .post_json("/v1/chat/completions", &gw.key, &req)
+            .await,
+    )
+    .await;
+    assert_eq!(events.last().map(|e| e.1.as_str()), Some("[DONE]"));
+    let usage: Value = serde_json::from_str(&events[events.len() - 2].1).expect("usage chunk");
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["estimated"], true);
+    // "Echo: count me" is 14 characters: 4 tokens at 4 characters per token.
+    assert_eq!(usage["usage"]["completion_tokens"], 4);
+    assert!(usage["usage"]["prompt_tokens"].as_u64().expect("prompt") > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_names_the_parameter_a_target_cannot_honour() {
+    let mock = crate::common::providers::anthropic::AnthropicMock::start().await;
+    let Some(gw) = crate::translation::gateway(ProviderKind::Anthropic, &mock.base_url).await
+    else {
+        return;
+    };
+    let body =
+        json!({ "model": "m", "seed": 7, "messages": [{ "role": "user", "content": "hi" }] });
+    let lenient = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &body)
+        .await;
+    assert_eq!(lenient.status(), 200);
+    assert!(
+        mock.received()[0].body.get("seed").is_none(),
+        "dropped without strict mode"
+    );
+
+    let strict = gw
+        .app
+        .client
+        .post(format!("{}/v1/chat/completions", gw.app.address))
+        .bearer_auth(&gw.key)
+        .header("x-switchyard-strict", "true")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(strict.status(), 400);
+    let err: Value = strict.json().await.expect("json");
+    assert_eq!(err["error"]["param"], "seed", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("seed")
+    );
+    assert_eq!(
+        mock.received().len(),
+        1,
+        "the strict request never reached the provider"
+    );
+}

@@ -294,3 +294,60 @@ translated_provider!(
     ProviderKind::Anthropic,
     crate::common::providers::anthropic::AnthropicMock
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_callers_get_anthropic_errors() {
+    let mock = crate::common::mock_provider::MockProvider::start(Default::default()).await;
+    let Some(gw) = gateway(ProviderKind::Openai, &mock.base_url).await else {
+        return;
+    };
+    let post = |body: String| {
+        gw.app
+            .client
+            .post(format!("{}/v1/messages", gw.app.address))
+            .header("x-api-key", &gw.key)
+            .header("anthropic-version", "2023-06-01")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let cases = [
+        ("{\"model\":", 400, "invalid_request_error"),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#,
+            400,
+            "invalid_request_error",
+        ),
+        (
+            r#"{"model":"nope","max_tokens":5,"messages":[{"role":"user","content":"x"}]}"#,
+            404,
+            "not_found_error",
+        ),
+    ];
+    for (body, status, kind) in cases {
+        let res = post(body.to_owned()).await.expect("send");
+        assert_eq!(res.status(), status, "{body}");
+        let err: Value = res.json().await.expect("json");
+        assert_eq!(err["type"], "error", "{err}");
+        assert_eq!(err["error"]["type"], kind, "{err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let missing = gw
+        .app
+        .client
+        .post(format!("{}/v1/messages", gw.app.address))
+        .json(&json!({ "model": "m", "max_tokens": 5, "messages": [] }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(missing.status(), 401);
+    assert_eq!(
+        missing.json::<Value>().await.expect("json")["error"]["type"],
+        "authentication_error"
+    );
+    assert!(mock.received().is_empty());
+}

@@ -23,6 +23,8 @@ pub struct MockBehavior {
     pub status: u16,
     /// A fixed answer text; empty means the script decides.
     pub content: String,
+    /// Report no usage at all, like some OpenAI-compatible servers.
+    pub omit_usage: bool,
 }
 
 impl Default for MockBehavior {
@@ -31,6 +33,7 @@ impl Default for MockBehavior {
             delay: Duration::ZERO,
             status: 200,
             content: String::new(),
+            omit_usage: false,
         }
     }
 }
@@ -271,7 +274,7 @@ async fn chat_completions(
         Script::Text(behavior.content.clone())
     };
     if body["stream"] == true {
-        let include_usage = body["stream_options"]["include_usage"] == true;
+        let include_usage = body["stream_options"]["include_usage"] == true && !behavior.omit_usage;
         return HttpResponse::Ok()
             .content_type("text/event-stream")
             .body(stream_body(&model, &script, &text, include_usage));
@@ -289,7 +292,7 @@ async fn chat_completions(
             "tool_calls",
         ),
     };
-    HttpResponse::Ok().json(json!({
+    let mut answer = json!({
         "id": "chatcmpl-mock0001",
         "object": "chat.completion",
         "created": 1_764_000_000,
@@ -303,7 +306,11 @@ async fn chat_completions(
         },
         "service_tier": "default",
         "system_fingerprint": "fp_mock"
-    }))
+    });
+    if behavior.omit_usage {
+        answer.as_object_mut().map(|o| o.remove("usage"));
+    }
+    HttpResponse::Ok().json(answer)
 }
 
 /// The deterministic test vector for a text: dimension 8.
