@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use crate::common::world::{World, world};
 use crate::common::{mock_provider::Received, sse_events};
 
-const PROVIDERS: [(&str, &str); 5] = [
+const PROVIDERS: [(&str, &str); 6] = [
     ("via-openai", "OpenAI"),
+    ("via-azure", "Azure OpenAI"),
     ("via-compatible", "OpenAI-compatible"),
     ("via-anthropic", "Anthropic"),
     ("via-gemini", "Gemini"),
@@ -257,7 +258,7 @@ async fn check(ctx: &Ctx, model: &str, capability: &str, stream: bool) -> Cell {
                 body["reasoning_effort"] = json!("low");
                 let a = ctx.chat(body, stream).await;
                 expect(a.status == 200, format!("status {}", a.status))?;
-                if model == "via-openai" || model == "via-compatible" {
+                if matches!(model, "via-openai" | "via-azure" | "via-compatible") {
                     expect(ctx.last_upstream(model)["reasoning_effort"] == "low", "reasoning_effort not forwarded")?;
                     return Ok("pass (forwarded)");
                 }

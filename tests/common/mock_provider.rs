@@ -55,6 +55,8 @@ struct Shared {
 pub struct MockProvider {
     /// What the provider's SDK calls its base URL: `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
+    /// Azure OpenAI's base URL (`http://127.0.0.1:PORT`, deployments under `/openai`).
+    pub azure_base_url: String,
     shared: Arc<Shared>,
     handle: ServerHandle,
 }
@@ -236,14 +238,32 @@ fn record(shared: &Shared, req: &HttpRequest, body: &Value) -> MockBehavior {
         .expect("received lock")
         .push(Received {
             path: req.path().to_owned(),
-            authorization: req
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            authorization: credential(req),
             body: body.clone(),
         });
     shared.behavior.lock().expect("behavior lock").clone()
+}
+
+/// OpenAI's `authorization` header, or Azure's `api-key` (recorded as `api-key <value>`).
+fn credential(req: &HttpRequest) -> Option<String> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    header("authorization")
+        .map(str::to_owned)
+        .or_else(|| header("api-key").map(|k| format!("api-key {k}")))
+}
+
+/// Azure OpenAI's deployment route: the same answers, plus Azure's `api-version` requirement.
+async fn azure_chat_completions(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    if !req.query_string().contains("api-version=") {
+        return HttpResponse::NotFound().json(json!({
+            "error": { "code": "404", "message": "Resource not found" }
+        }));
+    }
+    chat_completions(req, body, shared).await
 }
 
 async fn chat_completions(
@@ -253,7 +273,7 @@ async fn chat_completions(
 ) -> HttpResponse {
     let behavior = record(&shared, &req, &body.0);
     tokio::time::sleep(behavior.delay).await;
-    if req.headers().get("authorization").is_none() {
+    if credential(&req).is_none() {
         return openai_error(401);
     }
     if behavior.status != 200 {
@@ -327,7 +347,7 @@ async fn embeddings(
     shared: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
     record(&shared, &req, &body.0);
-    if req.headers().get("authorization").is_none() {
+    if credential(&req).is_none() {
         return openai_error(401);
     }
     let inputs: Vec<String> = match &body["input"] {
@@ -364,6 +384,14 @@ impl MockProvider {
                 .app_data(data.clone())
                 .route("/v1/chat/completions", web::post().to(chat_completions))
                 .route("/v1/embeddings", web::post().to(embeddings))
+                .route(
+                    "/openai/deployments/{deployment}/chat/completions",
+                    web::post().to(azure_chat_completions),
+                )
+                .route(
+                    "/openai/deployments/{deployment}/embeddings",
+                    web::post().to(embeddings),
+                )
         })
         .workers(1)
         .disable_signals()
@@ -375,6 +403,7 @@ impl MockProvider {
         tokio::spawn(server);
         MockProvider {
             base_url: format!("http://127.0.0.1:{port}/v1"),
+            azure_base_url: format!("http://127.0.0.1:{port}"),
             shared,
             handle,
         }

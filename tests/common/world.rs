@@ -10,7 +10,7 @@ use super::providers::gemini::GeminiMock;
 use super::{Backend, Gateway, add_provider, spawn_gateway};
 
 /// The chat models, one per provider kind.
-pub const MODELS: &str = "via-openai,via-compatible,via-anthropic,via-gemini,via-cohere";
+pub const MODELS: &str = "via-openai,via-azure,via-compatible,via-anthropic,via-gemini,via-cohere";
 
 /// Mocks of every provider kind, and a gateway with one model per kind.
 pub struct World {
@@ -24,6 +24,7 @@ pub async fn world() -> Option<World> {
     let anthropic = AnthropicMock::start().await;
     let gemini = GeminiMock::start().await;
     let cohere = CohereMock::start().await;
+    let azure = openai.azure_base_url.clone();
     let urls = [
         openai.base_url.clone(),
         anthropic.base_url.clone(),
@@ -31,6 +32,13 @@ pub async fn world() -> Option<World> {
         cohere.base_url.clone(),
     ];
     let gw = spawn_gateway(Backend::Sqlite, move |s| {
+        add_provider(
+            s,
+            "azure",
+            ProviderKind::AzureOpenai,
+            &azure,
+            &["via-azure", "embed:via-azure-embed"],
+        );
         add_provider(
             s,
             "openai",
