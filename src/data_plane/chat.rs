@@ -4,11 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::dialect::Dialect;
-use super::meter::{Meter, estimate_prompt};
-use super::relay::{Encoder, StateSink, StreamLog, relay};
-use super::{body, context, upstream};
+use super::relay::Encoder;
+use super::{body, context, respond, upstream};
 use crate::config::ModelMode;
-use crate::providers::dispatch::{self, StreamDecoder};
+use crate::providers::dispatch;
 use crate::providers::{ProviderError, openai};
 use crate::state::AppState;
 
@@ -59,11 +58,6 @@ async fn handle(
     )
     .await?;
 
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header(("x-switchyard-provider", target.provider.as_str()))
-        .insert_header(("x-switchyard-model", target.upstream_model.as_str()));
-
     if chat.stream {
         let encoder = if same_format {
             Encoder::Passthrough {
@@ -75,25 +69,15 @@ async fn handle(
                 chat.include_usage,
             ))
         };
-        let stream = relay(
-            answer.events(target.provider.clone()),
-            StreamDecoder::new(target.kind),
+        return Ok(respond::stream(
+            req,
+            state,
+            &key.tenant_id,
+            &target,
+            chat,
+            answer,
             encoder,
-            Meter::new(estimate_prompt(chat)),
-            StreamLog {
-                request_id: context::request_id(req),
-                model: chat.model.clone(),
-                provider: target.provider.clone(),
-            },
-            (!same_format).then(|| StateSink {
-                store: state.provider_state.clone(),
-                tenant: key.tenant_id.clone(),
-            }),
-        );
-        return Ok(response
-            .content_type("text/event-stream")
-            .insert_header(("cache-control", "no-cache"))
-            .streaming(stream));
+        ));
     }
 
     let bytes = answer.bytes(&target.provider, deployment.timeout).await?;
@@ -110,7 +94,9 @@ async fn handle(
             completion_tokens = usage.map(|u| u.completion_tokens),
             "chat completed"
         );
-        return Ok(response.content_type("application/json").body(bytes));
+        return Ok(respond::answered_by(&target)
+            .content_type("application/json")
+            .body(bytes));
     }
     let answer = dispatch::chat_response(target.kind, &bytes)?;
     if !same_format {
@@ -128,5 +114,5 @@ async fn handle(
         completion_tokens = answer.usage.completion_tokens,
         "chat completed"
     );
-    Ok(response.json(openai::inbound::render_chat(&answer, &chat.model)))
+    Ok(respond::answered_by(&target).json(openai::inbound::render_chat(&answer, &chat.model)))
 }

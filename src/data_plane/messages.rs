@@ -4,11 +4,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dialect::Dialect;
-use super::meter::{Meter, estimate_prompt};
-use super::relay::{Encoder, StateSink, StreamLog, relay};
-use super::{body, context, upstream};
+use super::relay::Encoder;
+use super::{body, context, respond, upstream};
 use crate::config::ModelMode;
-use crate::providers::dispatch::{self, StreamDecoder};
+use crate::providers::dispatch;
 use crate::providers::{ProviderError, ProviderKind, RawObject, anthropic};
 use crate::state::AppState;
 
@@ -56,36 +55,21 @@ async fn handle(
     )
     .await?;
 
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header(("x-switchyard-provider", target.provider.as_str()))
-        .insert_header(("x-switchyard-model", target.upstream_model.as_str()));
-
     if chat.stream {
         let encoder = if same_format {
             Encoder::AnthropicPassthrough
         } else {
             Encoder::Anthropic(anthropic::inbound::StreamEncoder::new(&chat.model))
         };
-        let stream = relay(
-            answer.events(target.provider.clone()),
-            StreamDecoder::new(target.kind),
+        return Ok(respond::stream(
+            req,
+            state,
+            &key.tenant_id,
+            &target,
+            &chat,
+            answer,
             encoder,
-            Meter::new(estimate_prompt(&chat)),
-            StreamLog {
-                request_id: context::request_id(req),
-                model: chat.model.clone(),
-                provider: target.provider.clone(),
-            },
-            (!same_format).then(|| StateSink {
-                store: state.provider_state.clone(),
-                tenant: key.tenant_id.clone(),
-            }),
-        );
-        return Ok(response
-            .content_type("text/event-stream")
-            .insert_header(("cache-control", "no-cache"))
-            .streaming(stream));
+        ));
     }
 
     let bytes = answer.bytes(&target.provider, deployment.timeout).await?;
@@ -106,7 +90,10 @@ async fn handle(
         "messages completed"
     );
     if same_format {
-        return Ok(response.content_type("application/json").body(bytes));
+        return Ok(respond::answered_by(&target)
+            .content_type("application/json")
+            .body(bytes));
     }
-    Ok(response.json(anthropic::inbound::render_response(&answer, &chat.model)))
+    Ok(respond::answered_by(&target)
+        .json(anthropic::inbound::render_response(&answer, &chat.model)))
 }

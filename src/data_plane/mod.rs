@@ -12,6 +12,7 @@ pub mod meter;
 pub mod models;
 pub mod provider_state;
 pub mod relay;
+pub mod respond;
 pub mod upstream;
 
 use actix_web::web;

@@ -30,6 +30,11 @@ pub enum Encoder {
 }
 
 impl Encoder {
+    /// Whether events are translated (rather than forwarded as the provider sent them).
+    pub fn translates(&self) -> bool {
+        matches!(self, Encoder::OpenAi(_) | Encoder::Anthropic(_))
+    }
+
     fn encode(&mut self, event: &StreamEvent) -> Vec<SseEvent> {
         match self {
             Encoder::OpenAi(e) => e.encode(event),

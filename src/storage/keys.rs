@@ -7,7 +7,7 @@ use crate::domain::ids::{KeyId, TenantId};
 use crate::domain::time::EpochMillis;
 
 #[derive(Iden)]
-enum VirtualKeys {
+pub(crate) enum VirtualKeys {
     Table,
     Id,
     TenantId,

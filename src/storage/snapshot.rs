@@ -3,28 +3,8 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
+use super::keys::VirtualKeys;
 use super::{Db, StorageError};
-
-#[derive(Iden)]
-enum VirtualKeys {
-    Table,
-    Id,
-    TenantId,
-    TeamId,
-    PublicId,
-    SecretHash,
-    PreviousPublicId,
-    PreviousSecretHash,
-    PreviousExpiresAt,
-    AllowedModels,
-    RpmLimit,
-    TpmLimit,
-    MaxConcurrent,
-    AllowedIps,
-    AllowedReferrers,
-    ExpiresAt,
-    RevokedAt,
-}
 
 #[derive(Iden)]
 enum Tenants {

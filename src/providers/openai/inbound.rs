@@ -216,25 +216,7 @@ fn message_from_wire(i: usize, m: OpenAiMessage) -> Result<Message, ProviderErro
             },
         );
     }
-    let mut tool_calls: Vec<ToolCall> = m
-        .tool_calls
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| ToolCall {
-            id: c.id,
-            name: c.function.name,
-            arguments: c.function.arguments,
-            signature: None,
-        })
-        .collect();
-    if let Some(f) = m.function_call {
-        tool_calls.push(ToolCall {
-            id: format!("call_{}", f.name),
-            name: f.name,
-            arguments: f.arguments,
-            signature: None,
-        });
-    }
+    let tool_calls = super::response::tool_calls(m.tool_calls, m.function_call);
     // Legacy `function` results carry the function name instead of a call id.
     let tool_call_id = match (role, m.tool_call_id, &m.name) {
         (Role::Tool, Some(id), _) => Some(id),

@@ -94,8 +94,24 @@ fn assistant_message(m: OpenAiMessage) -> Message {
     if let Some(refusal) = m.refusal.filter(|r| !r.is_empty()) {
         content.push(Part::Text { text: refusal });
     }
-    let mut tool_calls: Vec<ToolCall> = m
-        .tool_calls
+    let tool_calls = tool_calls(m.tool_calls, m.function_call);
+    Message {
+        role: Role::Assistant,
+        content,
+        tool_calls,
+        tool_call_id: None,
+        is_error: false,
+        name: None,
+    }
+}
+
+/// Tool calls of an OpenAI message, the legacy `function_call` last. A legacy call gets the id
+/// `call_<name>`, the same id a legacy `function` result is matched with.
+pub(super) fn tool_calls(
+    calls: Option<Vec<OpenAiToolCall>>,
+    legacy: Option<OpenAiFunctionCall>,
+) -> Vec<ToolCall> {
+    let mut out: Vec<ToolCall> = calls
         .unwrap_or_default()
         .into_iter()
         .map(|c| ToolCall {
@@ -105,22 +121,15 @@ fn assistant_message(m: OpenAiMessage) -> Message {
             signature: None,
         })
         .collect();
-    if let Some(f) = m.function_call {
-        tool_calls.push(ToolCall {
-            id: generated_id("call_"),
+    if let Some(f) = legacy {
+        out.push(ToolCall {
+            id: format!("call_{}", f.name),
             name: f.name,
             arguments: f.arguments,
             signature: None,
         });
     }
-    Message {
-        role: Role::Assistant,
-        content,
-        tool_calls,
-        tool_call_id: None,
-        is_error: false,
-        name: None,
-    }
+    out
 }
 
 /// Maps a non-2xx answer, keeping OpenAI's message, type and code.
