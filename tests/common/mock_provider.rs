@@ -369,6 +369,25 @@ async fn embeddings(
     }))
 }
 
+/// Serves a mock's routes on a random loopback port (one worker, no signal handling); returns the
+/// port and the handle that stops it. `configure` adds the mock's shared data and routes.
+pub fn serve_mock(
+    configure: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> (u16, ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind mock");
+    let port = listener.local_addr().expect("mock addr").port();
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)
+        .expect("listen mock")
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (port, handle)
+}
+
 impl MockProvider {
     /// Starts the server on a random loopback port.
     pub async fn start(behavior: MockBehavior) -> MockProvider {
@@ -376,12 +395,9 @@ impl MockProvider {
             behavior: Mutex::new(behavior),
             received: Mutex::new(Vec::new()),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind mock provider");
-        let port = listener.local_addr().expect("mock addr").port();
         let data = web::Data::new(shared.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
+        let (port, handle) = serve_mock(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(data.clone())
                 .route("/v1/chat/completions", web::post().to(chat_completions))
                 .route("/v1/embeddings", web::post().to(embeddings))
                 .route(
@@ -391,16 +407,8 @@ impl MockProvider {
                 .route(
                     "/openai/deployments/{deployment}/embeddings",
                     web::post().to(embeddings),
-                )
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)
-        .expect("listen mock provider")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                );
+        });
         MockProvider {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             azure_base_url: format!("http://127.0.0.1:{port}"),

@@ -15,16 +15,15 @@
 //!   `[mock:midstream-error]`: a streamed `overloaded_error` event after two deltas;
 //!   `[mock:truncate]`: a stream that ends after two deltas without `message_stop`.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::common::mock_provider::Received;
+use crate::common::mock_provider::{Received, serve_mock};
 
 const PARIS: &str = r#"{"city":"Paris","days":3}"#;
 const TOKYO: &str = r#"{"city":"Tokyo","days":1}"#;
@@ -51,22 +50,11 @@ impl AnthropicMock {
             received: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind anthropic mock");
-        let port = listener.local_addr().expect("anthropic mock addr").port();
         let data = web::Data::new(shared.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/v1/messages", web::post().to(messages))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)
-        .expect("listen anthropic mock")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (port, handle) = serve_mock(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(data.clone())
+                .route("/v1/messages", web::post().to(messages));
+        });
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             shared,

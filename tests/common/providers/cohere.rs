@@ -14,7 +14,6 @@
 //!   `[mock:midstream-error]`: two deltas, then `message-end` carrying `error`;
 //!   `[mock:truncate]`: two deltas, then the body ends without `message-end`.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,10 +21,10 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::common::mock_provider::Received;
+use crate::common::mock_provider::{Received, serve_mock};
 
 const INPUT_TOKENS: u64 = 11;
 const OUTPUT_TOKENS: u64 = 7;
@@ -52,23 +51,12 @@ impl CohereMock {
             received: Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind cohere mock");
-        let port = listener.local_addr().expect("cohere mock addr").port();
         let data = web::Data::new(shared.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
+        let (port, handle) = serve_mock(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(data.clone())
                 .route("/v2/chat", web::post().to(chat))
-                .route("/v2/embed", web::post().to(embed))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)
-        .expect("listen cohere mock")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                .route("/v2/embed", web::post().to(embed));
+        });
         CohereMock {
             base_url: format!("http://127.0.0.1:{port}"),
             shared,

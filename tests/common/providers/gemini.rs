@@ -22,17 +22,16 @@
 //!   `INTERNAL`); `[mock:truncate]` sends two chunks then ends without a `finishReason`.
 //! * embeddings: 8 dimensions, component i = ((byte sum of text) * (i+1) % 97) / 97.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::common::mock_provider::Received;
+use crate::common::mock_provider::{Received, serve_mock};
 
 const PROMPT_TOKENS: u64 = 11;
 const OUTPUT_TOKENS: u64 = 7;
@@ -64,23 +63,12 @@ impl GeminiMock {
             received: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind gemini mock");
-        let port = listener.local_addr().expect("gemini mock addr").port();
         let data = web::Data::new(shared.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
+        let (port, handle) = serve_mock(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(data.clone())
                 .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
-                .route("/v1beta/models/{call}", web::post().to(dispatch))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)
-        .expect("listen gemini mock")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                .route("/v1beta/models/{call}", web::post().to(dispatch));
+        });
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             shared,
