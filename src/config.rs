@@ -17,7 +17,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod catalog;
+mod routes;
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
+pub use routes::{
+    Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
+    TargetSettings,
+};
 
 /// Environment variables with a meaning of their own, never read as setting overrides.
 const RESERVED_ENV: &[&str] = &["SWITCHYARD_CONFIG"];
@@ -54,6 +59,10 @@ pub struct Settings {
     pub providers: Vec<ProviderSettings>,
     /// `[[models]]`: the models clients may name.
     pub models: Vec<ModelSettings>,
+    /// `[[routes]]`: names that pick among models.
+    pub routes: Vec<RouteSettings>,
+    /// `[routing]`: circuit breaking and retry budgets.
+    pub routing: RoutingSettings,
 }
 
 /// `[server]`: the HTTP server.
@@ -144,6 +153,8 @@ impl Default for Settings {
             keys: KeySettings::default(),
             providers: Vec::new(),
             models: Vec::new(),
+            routes: Vec::new(),
+            routing: RoutingSettings::default(),
         }
     }
 }
@@ -457,6 +468,7 @@ impl Settings {
             }
         })?;
         catalog::validate(&self.providers, &self.models)?;
+        routes::validate(&self.routes, &self.models)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Value {
                 key: "server.max_body_bytes",

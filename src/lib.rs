@@ -13,6 +13,7 @@ pub mod error;
 pub mod observability;
 pub mod policy;
 pub mod providers;
+pub mod routing;
 pub mod startup;
 pub mod state;
 pub mod storage;

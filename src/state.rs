@@ -8,6 +8,8 @@ use crate::data_plane::catalog::Catalog;
 use crate::data_plane::provider_state::ProviderState;
 use crate::observability::metrics::Metrics;
 use crate::policy::snapshot::PolicyStore;
+use crate::routing::Router;
+use crate::routing::health::Health;
 use crate::storage::Db;
 
 /// Cheap-to-clone handle on everything handlers share.
@@ -30,6 +32,10 @@ pub struct Inner {
     pub http: reqwest::Client,
     /// Reasoning state carried between turns for callers whose format cannot carry it.
     pub provider_state: ProviderState,
+    /// Routes: names that pick among deployments.
+    pub router: Router,
+    /// Circuit breakers, retry budgets, latency and load per deployment.
+    pub health: Health,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -40,6 +46,12 @@ impl AppState {
         let policy = PolicyStore::load(&db).await?;
         let refresher = policy.spawn_refresher(db.clone());
         let catalog = Arc::new(Catalog::from_settings(&settings));
+        let router = Router::new(&settings.routes, &catalog).map_err(StateError::Routing)?;
+        let health = Health::new(
+            settings.routing.clone(),
+            catalog.all().iter().map(|d| d.name.as_str()),
+            metrics.clone(),
+        );
         let http = crate::data_plane::upstream::client().map_err(StateError::Http)?;
         Ok(Self(Arc::new(Inner {
             settings,
@@ -49,6 +61,8 @@ impl AppState {
             catalog,
             http,
             provider_state: ProviderState::default(),
+            router,
+            health,
             background: vec![refresher.abort_handle()],
         })))
     }
@@ -70,6 +84,8 @@ pub enum StateError {
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot build the HTTP client: {0}")]
     Http(reqwest::Error),
+    #[error("invalid route rule: {0}")]
+    Routing(regex::Error),
 }
 
 impl Deref for AppState {

@@ -1,14 +1,16 @@
-//! `POST /v1/chat/completions`: OpenAI's chat API, served by any provider.
+//! `POST /v1/chat/completions`: OpenAI's chat API, served by any provider through the route
+//! or model named.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::dialect::Dialect;
+use super::pipeline::{self, Body};
 use super::relay::Encoder;
-use super::{body, context, respond, upstream};
+use super::respond::{Failure, Reply};
+use super::{body, context};
 use crate::config::ModelMode;
-use crate::providers::dispatch;
-use crate::providers::{ProviderError, openai};
+use crate::providers::{dispatch, openai};
 use crate::state::AppState;
 
 /// The handler.
@@ -19,7 +21,7 @@ pub async fn chat_completions(
 ) -> HttpResponse {
     match handle(&req, payload, &state).await {
         Ok(res) => res,
-        Err(err) => Dialect::OpenAi.error_response(&err),
+        Err(failure) => failure.respond(Dialect::OpenAi),
     }
 }
 
@@ -33,54 +35,56 @@ async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<HttpResponse, ProviderError> {
+) -> Result<HttpResponse, Failure> {
     let key = context::authenticate(req, state)?;
     let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
     let mut parsed = openai::inbound::parse_chat(&body)?;
-    let deployment = context::resolve_model(state, &key, &parsed.request.model, ModelMode::Chat)?;
-    let target = deployment.target(context::strict(req));
-    let same_format = target.kind.is_openai_style();
-    let request = if same_format {
-        openai::passthrough_chat(&target, &parsed.raw, parsed.request.stream)?
-    } else {
-        state
-            .provider_state
-            .restore(&key.tenant_id, &mut parsed.request);
-        dispatch::chat_request(&target, &parsed.request)?
-    };
+    let plan = context::plan(
+        state,
+        &key,
+        req,
+        &parsed.request.model,
+        ModelMode::Chat,
+        Some(&parsed.request),
+    )?;
+    state
+        .provider_state
+        .restore(&key.tenant_id, &mut parsed.request);
     let chat = &parsed.request;
-    let answer = upstream::send(
-        &state.http,
-        &target.provider,
-        target.kind,
-        request,
-        deployment.timeout,
-    )
-    .await?;
-
-    if chat.stream {
-        let encoder = if same_format {
-            Encoder::Passthrough {
-                include_usage: chat.include_usage,
-            }
+    let served = pipeline::run(state, &plan, context::strict(req), chat.stream, |target| {
+        if target.kind.is_openai_style() {
+            openai::passthrough_chat(target, &parsed.raw, chat.stream)
         } else {
-            Encoder::OpenAi(openai::inbound::StreamEncoder::new(
-                &chat.model,
-                chat.include_usage,
-            ))
-        };
-        return Ok(respond::stream(
-            req,
-            state,
-            &key.tenant_id,
-            &target,
-            chat,
-            answer,
-            encoder,
-        ));
-    }
-
-    let bytes = answer.bytes(&target.provider, deployment.timeout).await?;
+            dispatch::chat_request(target, chat)
+        }
+    })
+    .await
+    .map_err(|failed| Failure::routed(&plan.route, failed))?;
+    let pipeline::Served { by, body } = served;
+    let reply = Reply {
+        req,
+        state,
+        tenant: &key.tenant_id,
+        route: &plan.route,
+        by: &by,
+    };
+    let same_format = by.target.kind.is_openai_style();
+    let bytes = match body {
+        Body::Stream { first, rest } => {
+            let encoder = if same_format {
+                Encoder::Passthrough {
+                    include_usage: chat.include_usage,
+                }
+            } else {
+                Encoder::OpenAi(openai::inbound::StreamEncoder::new(
+                    &chat.model,
+                    chat.include_usage,
+                ))
+            };
+            return Ok(reply.stream(chat, first, rest, encoder));
+        }
+        Body::Complete(bytes) => bytes,
+    };
     if same_format {
         let usage = serde_json::from_slice::<UsageOnly>(&bytes)
             .ok()
@@ -88,31 +92,35 @@ async fn handle(
             .map(|u| openai::usage(&u));
         tracing::info!(
             request_id = %context::request_id(req),
-            model = %chat.model,
-            provider = %target.provider,
+            route = %plan.route,
+            provider = %by.target.provider,
+            attempts = by.attempts,
             prompt_tokens = usage.map(|u| u.prompt_tokens),
             completion_tokens = usage.map(|u| u.completion_tokens),
             "chat completed"
         );
-        return Ok(respond::answered_by(&target)
-            .content_type("application/json")
-            .body(bytes));
+        return Ok(reply.head().content_type("application/json").body(bytes));
     }
-    let answer = dispatch::chat_response(target.kind, &bytes)?;
-    if !same_format {
-        for choice in &answer.choices {
-            state
-                .provider_state
-                .remember(&key.tenant_id, &choice.message);
-        }
+    let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
+        error,
+        route: Some(plan.route.clone()),
+        attempts: by.attempts,
+    })?;
+    for choice in &answer.choices {
+        state
+            .provider_state
+            .remember(&key.tenant_id, &choice.message);
     }
     tracing::info!(
         request_id = %context::request_id(req),
-        model = %chat.model,
-        provider = %target.provider,
+        route = %plan.route,
+        provider = %by.target.provider,
+        attempts = by.attempts,
         prompt_tokens = answer.usage.prompt_tokens,
         completion_tokens = answer.usage.completion_tokens,
         "chat completed"
     );
-    Ok(respond::answered_by(&target).json(openai::inbound::render_chat(&answer, &chat.model)))
+    Ok(reply
+        .head()
+        .json(openai::inbound::render_chat(&answer, &chat.model)))
 }

@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use actix_web::HttpRequest;
 
-use super::catalog::Deployment;
 use super::dialect::auth_error;
+use super::meter::estimate_prompt;
 use crate::config::ModelMode;
 use crate::domain::time::now_millis;
 use crate::policy::auth;
 use crate::policy::snapshot::KeyPolicy;
+use crate::providers::types::{ChatRequest, Part, Role};
 use crate::providers::{ErrorKind, ProviderError};
+use crate::routing::rules::Features;
+use crate::routing::{Plan, PlanError};
 use crate::state::AppState;
 
 /// Strict mode header: a parameter the target cannot honour is a 400 instead of being dropped.
@@ -24,45 +27,106 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
         .map_err(|e| auth_error(&e))
 }
 
-/// Finds the model and checks the key may use it and that it serves this kind of call.
-pub fn resolve_model(
+/// The routing plan for a request naming `name`, after checking the key may use that name.
+pub fn plan(
     state: &AppState,
     key: &KeyPolicy,
-    model: &str,
+    req: &HttpRequest,
+    name: &str,
     mode: ModelMode,
-) -> Result<Arc<Deployment>, ProviderError> {
-    let not_found = || {
-        ProviderError::new(
-            ErrorKind::NotFound,
-            format!("The model `{model}` does not exist or you do not have access to it."),
-        )
-        .with_param("model")
-        .with_code("model_not_found")
-    };
-    let deployment = state.catalog.get(model).ok_or_else(not_found)?;
-    if !key.allows_model(model) {
+    chat: Option<&ChatRequest>,
+) -> Result<Plan, ProviderError> {
+    if !key.allows_model(name) {
         let mut e = ProviderError::new(
             ErrorKind::PermissionDenied,
-            format!("This API key is not allowed to use the model `{model}`."),
+            format!("This API key is not allowed to use the model `{name}`."),
         )
         .with_param("model")
         .with_code("model_not_allowed");
         e.origin = crate::providers::Origin::Caller;
         return Err(e);
     }
-    if deployment.mode != mode {
-        let wanted = match mode {
-            ModelMode::Chat => "a chat model",
-            ModelMode::Embedding => "an embedding model",
-        };
-        return Err(ProviderError::new(
-            ErrorKind::InvalidRequest,
-            format!("The model `{model}` is not {wanted}."),
-        )
-        .with_param("model")
-        .with_code("wrong_model_type"));
+    let features = features(req, key, chat);
+    state
+        .router
+        .plan(&state.catalog, &state.health, name, mode, &features)
+        .map_err(|e| match e {
+            PlanError::Unknown => ProviderError::new(
+                ErrorKind::NotFound,
+                format!("The model `{name}` does not exist or you do not have access to it."),
+            )
+            .with_param("model")
+            .with_code("model_not_found"),
+            PlanError::WrongMode => ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "The model `{name}` is not {}.",
+                    match mode {
+                        ModelMode::Chat => "a chat model",
+                        ModelMode::Embedding => "an embedding model",
+                    }
+                ),
+            )
+            .with_param("model")
+            .with_code("wrong_model_type"),
+        })
+}
+
+/// Header through which a request tags itself (comma-separated), besides `metadata.tags`.
+pub const TAGS_HEADER: &str = "x-switchyard-tags";
+
+fn features<'a>(
+    req: &'a HttpRequest,
+    key: &'a KeyPolicy,
+    chat: Option<&ChatRequest>,
+) -> Features<'a> {
+    let mut tags: Vec<String> = req
+        .headers()
+        .get(TAGS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut features = Features {
+        tags: Vec::new(),
+        headers: req.headers(),
+        key_id: &key.key_id,
+        team_id: key.team_id.as_deref(),
+        team_name: key.team_name.as_deref(),
+        prompt_tokens: 0,
+        has_tools: false,
+        has_images: false,
+        last_user_text: String::new(),
+    };
+    if let Some(chat) = chat {
+        if let Some(list) = chat
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("tags"))
+            .and_then(|t| t.as_array())
+        {
+            tags.extend(list.iter().filter_map(|t| t.as_str().map(str::to_owned)));
+        }
+        features.prompt_tokens = estimate_prompt(chat);
+        features.has_tools = !chat.tools.is_empty();
+        features.has_images = chat
+            .messages
+            .iter()
+            .any(|m| m.content.iter().any(|p| matches!(p, Part::Image { .. })));
+        features.last_user_text = chat
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.joined_text())
+            .unwrap_or_default();
     }
-    Ok(deployment.clone())
+    features.tags = tags;
+    features
 }
 
 /// Whether the request asked for strict mode.

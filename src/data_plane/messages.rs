@@ -1,14 +1,16 @@
-//! `POST /v1/messages`: Anthropic's Messages API, served by any provider. Anthropic-served
-//! models get the caller's body forwarded as is; every other provider gets a translation.
+//! `POST /v1/messages`: Anthropic's Messages API, served by any provider through the route or
+//! model named. Anthropic-served models get the caller's body forwarded as is; every other
+//! provider gets a translation.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dialect::Dialect;
+use super::pipeline::{self, Body};
 use super::relay::Encoder;
-use super::{body, context, respond, upstream};
+use super::respond::{Failure, Reply};
+use super::{body, context};
 use crate::config::ModelMode;
-use crate::providers::dispatch;
-use crate::providers::{ProviderError, ProviderKind, RawObject, anthropic};
+use crate::providers::{ProviderError, ProviderKind, RawObject, anthropic, dispatch};
 use crate::state::AppState;
 
 /// The handler.
@@ -19,7 +21,7 @@ pub async fn messages(
 ) -> HttpResponse {
     match handle(&req, payload, &state).await {
         Ok(res) => res,
-        Err(err) => Dialect::Anthropic.error_response(&err),
+        Err(failure) => failure.respond(Dialect::Anthropic),
     }
 }
 
@@ -27,73 +29,71 @@ async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<HttpResponse, ProviderError> {
+) -> Result<HttpResponse, Failure> {
     let key = context::authenticate(req, state)?;
     let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
     let mut chat = anthropic::inbound::parse_request(&body)?;
-    let deployment = context::resolve_model(state, &key, &chat.model, ModelMode::Chat)?;
-    let target = deployment.target(context::strict(req));
-    let same_format = target.kind == ProviderKind::Anthropic;
-    let request = if same_format {
-        let raw: RawObject =
-            serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;
-        let beta = req
-            .headers()
-            .get("anthropic-beta")
-            .and_then(|v| v.to_str().ok());
-        anthropic::passthrough_request(&target, raw, chat.stream, beta)?
-    } else {
-        state.provider_state.restore(&key.tenant_id, &mut chat);
-        dispatch::chat_request(&target, &chat)?
-    };
-    let answer = upstream::send(
-        &state.http,
-        &target.provider,
-        target.kind,
-        request,
-        deployment.timeout,
-    )
-    .await?;
-
-    if chat.stream {
-        let encoder = if same_format {
-            Encoder::AnthropicPassthrough
+    let plan = context::plan(state, &key, req, &chat.model, ModelMode::Chat, Some(&chat))?;
+    state.provider_state.restore(&key.tenant_id, &mut chat);
+    let raw: RawObject =
+        serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;
+    let beta = req
+        .headers()
+        .get("anthropic-beta")
+        .and_then(|v| v.to_str().ok());
+    let served = pipeline::run(state, &plan, context::strict(req), chat.stream, |target| {
+        if target.kind == ProviderKind::Anthropic {
+            anthropic::passthrough_request(target, raw.clone(), chat.stream, beta)
         } else {
-            Encoder::Anthropic(anthropic::inbound::StreamEncoder::new(&chat.model))
-        };
-        return Ok(respond::stream(
-            req,
-            state,
-            &key.tenant_id,
-            &target,
-            &chat,
-            answer,
-            encoder,
-        ));
-    }
-
-    let bytes = answer.bytes(&target.provider, deployment.timeout).await?;
-    let answer = dispatch::chat_response(target.kind, &bytes)?;
-    if !same_format {
-        for choice in &answer.choices {
-            state
-                .provider_state
-                .remember(&key.tenant_id, &choice.message);
+            dispatch::chat_request(target, &chat)
         }
-    }
+    })
+    .await
+    .map_err(|failed| Failure::routed(&plan.route, failed))?;
+
+    let pipeline::Served { by, body } = served;
+    let reply = Reply {
+        req,
+        state,
+        tenant: &key.tenant_id,
+        route: &plan.route,
+        by: &by,
+    };
+    let same_format = by.target.kind == ProviderKind::Anthropic;
+    let bytes = match body {
+        Body::Stream { first, rest } => {
+            let encoder = if same_format {
+                Encoder::AnthropicPassthrough
+            } else {
+                Encoder::Anthropic(anthropic::inbound::StreamEncoder::new(&chat.model))
+            };
+            return Ok(reply.stream(&chat, first, rest, encoder));
+        }
+        Body::Complete(bytes) => bytes,
+    };
+    let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
+        error,
+        route: Some(plan.route.clone()),
+        attempts: by.attempts,
+    })?;
     tracing::info!(
         request_id = %context::request_id(req),
-        model = %chat.model,
-        provider = %target.provider,
+        route = %plan.route,
+        provider = %by.target.provider,
+        attempts = by.attempts,
         prompt_tokens = answer.usage.prompt_tokens,
         completion_tokens = answer.usage.completion_tokens,
         "messages completed"
     );
     if same_format {
-        return Ok(respond::answered_by(&target)
-            .content_type("application/json")
-            .body(bytes));
+        return Ok(reply.head().content_type("application/json").body(bytes));
     }
-    Ok(respond::answered_by(&target)
+    for choice in &answer.choices {
+        state
+            .provider_state
+            .remember(&key.tenant_id, &choice.message);
+    }
+    Ok(reply
+        .head()
         .json(anthropic::inbound::render_response(&answer, &chat.model)))
 }

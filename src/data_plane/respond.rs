@@ -1,54 +1,115 @@
-//! Answer heads and streamed answers shared by the `/v1` chat surfaces.
+//! Answer heads, streamed answers and failures shared by the `/v1` surfaces.
 
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
 use super::context;
+use super::dialect::Dialect;
 use super::meter::{Meter, estimate_prompt};
+use super::pipeline::{EventStream, Failed, ServedBy};
 use super::relay::{Encoder, StateSink, StreamLog, relay};
-use super::upstream::Answer;
-use crate::providers::Target;
+use crate::providers::ProviderError;
+use crate::providers::SseEvent;
 use crate::providers::dispatch::StreamDecoder;
 use crate::providers::types::ChatRequest;
 use crate::state::AppState;
 
-/// A 200 head naming the provider and model that served the answer.
-pub fn answered_by(target: &Target) -> HttpResponseBuilder {
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header(("x-switchyard-provider", target.provider.as_str()))
-        .insert_header(("x-switchyard-model", target.upstream_model.as_str()));
-    response
+/// A request that could not be answered: the error, and how far routing got.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: ProviderError,
+    pub route: Option<String>,
+    pub attempts: u32,
 }
 
-/// Relays a streamed answer to the caller through `encoder`. For translated streams the
-/// reasoning state of the turn is remembered for the tenant.
-pub fn stream(
-    req: &HttpRequest,
-    state: &AppState,
-    tenant: &str,
-    target: &Target,
-    chat: &ChatRequest,
-    answer: Answer,
-    encoder: Encoder,
-) -> HttpResponse {
-    let translated = encoder.translates();
-    let body = relay(
-        answer.events(target.provider.clone()),
-        StreamDecoder::new(target.kind),
-        encoder,
-        Meter::new(estimate_prompt(chat)),
-        StreamLog {
-            request_id: context::request_id(req),
-            model: chat.model.clone(),
-            provider: target.provider.clone(),
-        },
-        translated.then(|| StateSink {
-            store: state.provider_state.clone(),
-            tenant: tenant.to_owned(),
-        }),
-    );
-    answered_by(target)
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .streaming(body)
+impl From<ProviderError> for Failure {
+    fn from(error: ProviderError) -> Self {
+        Self {
+            error,
+            route: None,
+            attempts: 0,
+        }
+    }
+}
+
+impl Failure {
+    /// The failed attempts of `route`.
+    pub fn routed(route: &str, failed: Failed) -> Self {
+        Self {
+            error: failed.error,
+            route: Some(route.to_owned()),
+            attempts: failed.attempts,
+        }
+    }
+
+    /// The error response in the caller's format, with the routing headers.
+    pub fn respond(self, dialect: Dialect) -> HttpResponse {
+        let mut res = dialect.error_response(&self.error);
+        let headers = res.headers_mut();
+        if let Some(route) = self.route.as_deref().and_then(|r| r.parse().ok()) {
+            headers.insert(
+                actix_web::http::header::HeaderName::from_static("x-switchyard-route"),
+                route,
+            );
+            headers.insert(
+                actix_web::http::header::HeaderName::from_static("x-switchyard-attempts"),
+                actix_web::http::header::HeaderValue::from(self.attempts),
+            );
+        }
+        res
+    }
+}
+
+/// What every answer of one request shares.
+pub struct Reply<'a> {
+    pub req: &'a HttpRequest,
+    pub state: &'a AppState,
+    pub tenant: &'a str,
+    pub route: &'a str,
+    pub by: &'a ServedBy,
+}
+
+impl Reply<'_> {
+    /// A 200 head naming the route, the provider and model that served, and the attempts.
+    pub fn head(&self) -> HttpResponseBuilder {
+        let mut response = HttpResponse::Ok();
+        response
+            .insert_header(("x-switchyard-route", self.route))
+            .insert_header(("x-switchyard-provider", self.by.target.provider.as_str()))
+            .insert_header(("x-switchyard-model", self.by.target.upstream_model.as_str()))
+            .insert_header(("x-switchyard-attempts", self.by.attempts.to_string()));
+        response
+    }
+
+    /// Relays a streamed answer through `encoder`. For translated streams the reasoning state of
+    /// the turn is remembered for the tenant.
+    pub fn stream(
+        &self,
+        chat: &ChatRequest,
+        first: SseEvent,
+        rest: EventStream,
+        encoder: Encoder,
+    ) -> HttpResponse {
+        let translated = encoder.translates();
+        let target = &self.by.target;
+        let events = futures_util::stream::once(async move { Ok(first) });
+        let body = relay(
+            Box::pin(futures_util::StreamExt::chain(events, rest)),
+            StreamDecoder::new(target.kind),
+            encoder,
+            Meter::new(estimate_prompt(chat)),
+            StreamLog {
+                request_id: context::request_id(self.req),
+                model: chat.model.clone(),
+                provider: target.provider.clone(),
+            },
+            translated.then(|| StateSink {
+                store: self.state.provider_state.clone(),
+                tenant: self.tenant.to_owned(),
+            }),
+        );
+        self.head()
+            .content_type("text/event-stream")
+            .insert_header(("cache-control", "no-cache"))
+            .streaming(body)
+    }
 }

@@ -1,7 +1,8 @@
 //! Prometheus metrics, one registry per application (no process-wide globals).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Latency buckets in seconds: sub-millisecond gateway overhead up to multi-minute streams.
@@ -17,6 +18,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     in_flight: IntGauge,
+    ejected: IntGaugeVec,
+    ejections: IntCounterVec,
+    attempts: IntCounterVec,
 }
 
 impl Metrics {
@@ -47,12 +51,39 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
+        let ejected = IntGaugeVec::new(
+            Opts::new(
+                "switchyard_deployment_ejected",
+                "1 while a deployment is ejected by its circuit breaker",
+            ),
+            &["deployment"],
+        )?;
+        let ejections = IntCounterVec::new(
+            Opts::new(
+                "switchyard_deployment_ejections_total",
+                "Times a deployment was ejected",
+            ),
+            &["deployment"],
+        )?;
+        let attempts = IntCounterVec::new(
+            Opts::new(
+                "switchyard_upstream_attempts_total",
+                "Calls to providers by deployment and outcome",
+            ),
+            &["deployment", "outcome"],
+        )?;
         registry.register(Box::new(build))?;
+        registry.register(Box::new(ejected.clone()))?;
+        registry.register(Box::new(ejections.clone()))?;
+        registry.register(Box::new(attempts.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             in_flight,
+            ejected,
+            ejections,
+            attempts,
         })
     }
 
@@ -63,6 +94,25 @@ impl Metrics {
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// Marks a deployment ejected or back in rotation.
+    pub fn set_ejected(&self, deployment: &str, ejected: bool) {
+        self.ejected
+            .with_label_values(&[deployment])
+            .set(i64::from(ejected));
+    }
+
+    /// Counts an ejection.
+    pub fn count_ejection(&self, deployment: &str) {
+        self.ejections.with_label_values(&[deployment]).inc();
+    }
+
+    /// Counts a call to a provider: `success`, `failure`, `caller_error` or `skipped_ejected`.
+    pub fn count_attempt(&self, deployment: &str, outcome: &str) {
+        self.attempts
+            .with_label_values(&[deployment, outcome])
+            .inc();
     }
 
     /// The in-flight gauge.

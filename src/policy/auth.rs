@@ -114,6 +114,7 @@ mod tests {
             key_id: "key_1".into(),
             tenant_id: "ten_1".into(),
             team_id: None,
+            team_name: None,
             allowed_models: vec!["gpt-4o".into()],
             rpm_limit: None,
             tpm_limit: None,

@@ -31,6 +31,7 @@ pub struct KeyPolicy {
     pub key_id: String,
     pub tenant_id: String,
     pub team_id: Option<String>,
+    pub team_name: Option<String>,
     /// Allowed models or routes; empty means all.
     pub allowed_models: Vec<String>,
     pub rpm_limit: Option<i64>,
@@ -62,11 +63,17 @@ impl Snapshot {
         let version = rows::policy_version(db).await?;
         let keys = rows::live_keys(db).await?;
         let tenants = rows::tenant_statuses(db).await?;
+        let teams: HashMap<String, String> = rows::team_names(db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
         let mut credentials = HashMap::with_capacity(keys.len());
         for row in keys {
             let key = Arc::new(KeyPolicy {
                 key_id: row.id,
                 tenant_id: row.tenant_id,
+                team_name: row.team_id.as_ref().and_then(|t| teams.get(t).cloned()),
                 team_id: row.team_id,
                 allowed_models: storage::json_list(&row.allowed_models)?,
                 rpm_limit: row.rpm_limit,

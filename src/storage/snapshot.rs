@@ -14,6 +14,13 @@ enum Tenants {
 }
 
 #[derive(Iden)]
+enum Teams {
+    Table,
+    Id,
+    Name,
+}
+
+#[derive(Iden)]
 enum ChangeVersions {
     Table,
     Scope,
@@ -38,6 +45,23 @@ pub struct LiveKeyRow {
     pub allowed_ips: String,
     pub allowed_referrers: String,
     pub expires_at: Option<i64>,
+}
+
+/// A team's name.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TeamNameRow {
+    pub id: String,
+    pub name: String,
+}
+
+/// Every team's name, by id.
+pub async fn team_names(db: &Db) -> Result<Vec<TeamNameRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns([Teams::Id, Teams::Name])
+            .from(Teams::Table),
+    )
+    .await
 }
 
 /// A tenant's status.
