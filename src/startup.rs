@@ -123,6 +123,9 @@ impl Application {
         .workers(workers)
         // Small SSE writes must not wait for delayed ACKs (Nagle).
         .tcp_nodelay(true)
+        // A caller that closes its connection is gone: drop its request at once, which drops
+        // the upstream call too (no orphaned generations billed to the tenant).
+        .h1_allow_half_closed(false)
         .disable_signals()
         .shutdown_timeout(grace.as_secs().max(1))
         .listen(listener)

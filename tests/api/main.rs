@@ -13,6 +13,7 @@ mod health;
 mod keys;
 mod openai_surface;
 mod provider_state;
+mod routing;
 mod schema;
 mod sdk;
 mod translation;

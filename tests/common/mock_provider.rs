@@ -25,6 +25,8 @@ pub struct MockBehavior {
     pub content: String,
     /// Report no usage at all, like some OpenAI-compatible servers.
     pub omit_usage: bool,
+    /// With a non-200 `status`: only the first this-many requests fail (0: all of them).
+    pub fail_first: usize,
 }
 
 impl Default for MockBehavior {
@@ -34,6 +36,7 @@ impl Default for MockBehavior {
             status: 200,
             content: String::new(),
             omit_usage: false,
+            fail_first: 0,
         }
     }
 }
@@ -49,6 +52,38 @@ pub struct Received {
 struct Shared {
     behavior: Mutex<MockBehavior>,
     received: Mutex<Vec<Received>>,
+    /// When the client of a `[mock:slow-stream]` went away.
+    cancelled_at: Mutex<Option<std::time::Instant>>,
+}
+
+/// Records when the slow stream's body is dropped (the client disconnected).
+struct CancelGuard(Arc<Shared>);
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        *self.0.cancelled_at.lock().expect("cancel lock") = Some(std::time::Instant::now());
+    }
+}
+
+/// An endless stream: a chunk every 50 ms until the client goes away.
+fn slow_stream(shared: Arc<Shared>, model: String) -> HttpResponse {
+    let guard = CancelGuard(shared);
+    let chunks = futures_util::stream::unfold((guard, 0u64), move |(guard, i)| {
+        let model = model.clone();
+        async move {
+            if i > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let data = chunk(&model, json!({ "content": format!("{i} ") }), None);
+            Some((
+                Ok::<_, actix_web::Error>(bytes::Bytes::from(data)),
+                (guard, i + 1),
+            ))
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(chunks)
 }
 
 /// A running mock provider; stopped when dropped.
@@ -276,7 +311,8 @@ async fn chat_completions(
     if credential(&req).is_none() {
         return openai_error(401);
     }
-    if behavior.status != 200 {
+    let served_before = shared.received.lock().expect("received lock").len() - 1;
+    if behavior.status != 200 && (behavior.fail_first == 0 || served_before < behavior.fail_first) {
         return openai_error(behavior.status);
     }
     let text = last_user_text(&body);
@@ -293,6 +329,9 @@ async fn chat_completions(
     } else {
         Script::Text(behavior.content.clone())
     };
+    if body["stream"] == true && text.contains("[mock:slow-stream]") {
+        return slow_stream(shared.get_ref().clone(), model);
+    }
     if body["stream"] == true {
         let include_usage = body["stream_options"]["include_usage"] == true && !behavior.omit_usage;
         return HttpResponse::Ok()
@@ -378,6 +417,7 @@ pub fn serve_mock(
     let port = listener.local_addr().expect("mock addr").port();
     let server = HttpServer::new(move || App::new().configure(configure.clone()))
         .workers(1)
+        .h1_allow_half_closed(false)
         .disable_signals()
         .shutdown_timeout(1)
         .listen(listener)
@@ -394,6 +434,7 @@ impl MockProvider {
         let shared = Arc::new(Shared {
             behavior: Mutex::new(behavior),
             received: Mutex::new(Vec::new()),
+            cancelled_at: Mutex::new(None),
         });
         let data = web::Data::new(shared.clone());
         let (port, handle) = serve_mock(move |cfg: &mut web::ServiceConfig| {
@@ -425,6 +466,11 @@ impl MockProvider {
     /// Every request received so far.
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().expect("received lock").clone()
+    }
+
+    /// When the client of a `[mock:slow-stream]` request went away, if it did.
+    pub fn cancelled_at(&self) -> Option<std::time::Instant> {
+        *self.shared.cancelled_at.lock().expect("cancel lock")
     }
 
     /// Waits until at least `n` requests have arrived (at most `timeout`).
