@@ -101,16 +101,85 @@ pub async fn send(
     if (200..300).contains(&status) {
         return Ok(Answer { response });
     }
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let retry_after = retry_after(response.headers());
     let body = read_capped(response, MAX_ERROR_BODY).await;
     let mut err = dispatch::error_response(kind, status, &body);
     err.retry_after = retry_after.or(err.retry_after);
     tracing::debug!(provider, status, kind = ?err.kind, "provider answered an error");
     Err(err)
+}
+
+/// Seconds to wait before retrying, from `retry-after` (seconds or an HTTP date) or, failing
+/// that, the provider's rate-limit reset headers: OpenAI's `x-ratelimit-reset-requests` /
+/// `-tokens` (durations such as `1s`, `6m0s`, `250ms`) and Anthropic's
+/// `anthropic-ratelimit-*-reset` (RFC 3339 times). The longest reset wins.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(value) = text("retry-after") {
+        if let Ok(secs) = value.parse::<u64>() {
+            return Some(secs);
+        }
+        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value) {
+            return Some(seconds_until(at.timestamp_millis()));
+        }
+    }
+    let openai = ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
+        .into_iter()
+        .filter_map(|n| text(n))
+        .filter_map(go_duration);
+    let anthropic = [
+        "anthropic-ratelimit-requests-reset",
+        "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-input-tokens-reset",
+        "anthropic-ratelimit-output-tokens-reset",
+    ]
+    .into_iter()
+    .filter_map(|n| text(n))
+    .filter_map(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
+    .map(|at| std::time::Duration::from_secs(seconds_until(at.timestamp_millis())));
+    openai
+        .chain(anthropic)
+        .max()
+        .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+fn seconds_until(at_millis: i64) -> u64 {
+    let ms = at_millis - chrono::Utc::now().timestamp_millis();
+    u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000)
+}
+
+/// Parses Go-style durations as OpenAI sends them: `1s`, `6m0s`, `1h2m3.5s`, `250ms`.
+fn go_duration(text: &str) -> Option<std::time::Duration> {
+    let mut total = 0f64;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let value: f64 = number.parse().ok()?;
+        number.clear();
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                0.001
+            }
+            ('h', _) => 3600.0,
+            ('m', _) => 60.0,
+            ('s', _) => 1.0,
+            _ => return None,
+        };
+        total += value * unit;
+        any = true;
+    }
+    (any && number.is_empty()).then(|| std::time::Duration::from_secs_f64(total))
 }
 
 async fn read_capped(response: reqwest::Response, cap: usize) -> Vec<u8> {
@@ -156,5 +225,46 @@ impl Answer {
                 )
             })
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_and_reset_headers() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7".into())])),
+            Some(7)
+        );
+        assert_eq!(
+            retry_after(&headers(&[
+                ("x-ratelimit-reset-requests", "1s".into()),
+                ("x-ratelimit-reset-tokens", "6m0s".into()),
+            ])),
+            Some(360)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("x-ratelimit-reset-tokens", "250ms".into())])),
+            Some(1)
+        );
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(5)).to_rfc3339();
+        let got = retry_after(&headers(&[("anthropic-ratelimit-requests-reset", soon)]));
+        assert!(matches!(got, Some(4..=5)), "{got:?}");
+        assert_eq!(
+            retry_after(&headers(&[("x-ratelimit-reset-requests", "soon".into())])),
+            None
+        );
+        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }
