@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, LogFormat, Settings, Sources};
-use crate::control_plane::{Actor, keys, tenants};
+use crate::control_plane::{Actor, keys, routes, tenants};
 use crate::domain::budget::BudgetPeriod;
 use crate::domain::ids::TenantId;
 use crate::domain::money::NanoUsd;
@@ -44,6 +44,43 @@ pub enum Command {
     /// Manage virtual keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage a tenant's own routes (they shadow platform routes of the same name).
+    #[command(subcommand)]
+    Route(RouteCommand),
+}
+
+/// `switchyard route …`
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// Create or replace a route from a TOML file in the `[[routes]]` shape (without the header).
+    Set {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The route definition (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tenant's routes.
+    List {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a route.
+    Delete {
+        /// The route's name.
+        name: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 /// `switchyard tenant …`
@@ -209,6 +246,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             }
             Command::Tenant(cmd) => tenant(&settings, cmd).await,
             Command::Key(cmd) => key(&settings, cmd).await,
+            Command::Route(cmd) => route(&settings, cmd).await,
         }
     })
 }
@@ -357,6 +395,53 @@ async fn key_command(settings: &Settings, db: &Db, cmd: KeyCommand) -> anyhow::R
             let grace = grace.unwrap_or(settings.keys.rotation_grace);
             let issued = keys::rotate(db, &tenant, &key_id, grace, Actor::CLI).await?;
             print_issued(&issued, json, "rotated")
+        }
+    }
+}
+
+async fn route(settings: &Settings, cmd: RouteCommand) -> anyhow::Result<()> {
+    let db = open(settings).await?;
+    let result = route_command(settings, &db, cmd).await;
+    db.close().await;
+    result
+}
+
+async fn route_command(settings: &Settings, db: &Db, cmd: RouteCommand) -> anyhow::Result<()> {
+    match cmd {
+        RouteCommand::Set { tenant, file, json } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
+            };
+            let parsed = routes::parse_toml(&text)?;
+            let models: Vec<&str> = settings.models.iter().map(|m| m.name.as_str()).collect();
+            let saved = routes::set(db, &tenant, parsed, &models, Actor::CLI).await?;
+            if json {
+                print_json(&saved)
+            } else {
+                println!("saved route {} ({})", saved.name, saved.strategy);
+                Ok(())
+            }
+        }
+        RouteCommand::List { tenant, json } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let all = routes::list(db, &tenant).await?;
+            if json {
+                return print_json(&all);
+            }
+            for r in all {
+                println!("{}\t{}\t{}", r.name, r.strategy, r.updated_at);
+            }
+            Ok(())
+        }
+        RouteCommand::Delete { name, tenant } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            routes::delete(db, &tenant, &name, Actor::CLI).await?;
+            println!("deleted route {name}");
+            Ok(())
         }
     }
 }

@@ -21,7 +21,7 @@ mod routes;
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
-    TargetSettings,
+    TargetSettings, validate_against as validate_routes,
 };
 
 /// Environment variables with a meaning of their own, never read as setting overrides.

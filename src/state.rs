@@ -43,9 +43,9 @@ pub struct Inner {
 impl AppState {
     /// Loads the policy snapshot, builds the catalog and starts the background refresher.
     pub async fn build(settings: Settings, db: Db, metrics: Metrics) -> Result<Self, StateError> {
-        let policy = PolicyStore::load(&db).await?;
-        let refresher = policy.spawn_refresher(db.clone());
         let catalog = Arc::new(Catalog::from_settings(&settings));
+        let policy = PolicyStore::load(&db, catalog.clone()).await?;
+        let refresher = policy.spawn_refresher(db.clone());
         let router = Router::new(&settings.routes, &catalog).map_err(StateError::Routing)?;
         let health = Health::new(
             settings.routing.clone(),

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, ModelSettings};
 
 /// One route (`[[routes]]`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSettings {
     /// The name clients send as `model`.
@@ -21,10 +21,18 @@ pub struct RouteSettings {
     #[serde(default)]
     pub fallbacks: Vec<String>,
     /// Per attempt: time to a complete answer (streams: to the end of the stream's start).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<Duration>,
     /// Streams: time to the first byte of the answer.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub first_token_timeout: Option<Duration>,
     /// Retries per target, with exponential backoff and full jitter.
     #[serde(default)]
@@ -44,7 +52,7 @@ pub struct RouteSettings {
 }
 
 /// How a route orders its targets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// A random target by weight, then the others.
@@ -60,8 +68,21 @@ pub enum Strategy {
     Ordered,
 }
 
+impl Strategy {
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Weighted => "weighted",
+            Strategy::LowestLatency => "lowest-latency",
+            Strategy::LeastBusy => "least-busy",
+            Strategy::Cheapest => "cheapest",
+            Strategy::Ordered => "ordered",
+        }
+    }
+}
+
 /// A route target.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSettings {
     pub model: String,
@@ -70,7 +91,7 @@ pub struct TargetSettings {
 }
 
 /// A rule: when every condition of `when` holds, `targets` serve the request.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSettings {
     pub when: Condition,
@@ -78,7 +99,7 @@ pub struct RuleSettings {
 }
 
 /// Rule conditions; all that are set must hold.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// A tag from `metadata.tags` or the `x-switchyard-tags` header.
@@ -98,7 +119,7 @@ pub struct Condition {
 }
 
 /// `header = { name = "x-tier", value = "gold" }`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderCondition {
     pub name: String,
@@ -145,6 +166,12 @@ fn default_deadline() -> Duration {
 
 /// Checks route names, references and rule patterns.
 pub fn validate(routes: &[RouteSettings], models: &[ModelSettings]) -> Result<(), ConfigError> {
+    let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+    validate_against(routes, &names)
+}
+
+/// Checks routes against the model names they may target.
+pub fn validate_against(routes: &[RouteSettings], models: &[&str]) -> Result<(), ConfigError> {
     let invalid = |key: &'static str, message: String| ConfigError::Value { key, message };
     for (i, r) in routes.iter().enumerate() {
         if r.name.trim().is_empty() {
@@ -159,7 +186,7 @@ pub fn validate(routes: &[RouteSettings], models: &[ModelSettings]) -> Result<()
                 format!("route `{}` is defined twice", r.name),
             ));
         }
-        if models.iter().any(|m| m.name == r.name) {
+        if models.contains(&r.name.as_str()) {
             return Err(invalid(
                 "routes.name",
                 format!(
@@ -179,7 +206,7 @@ pub fn validate(routes: &[RouteSettings], models: &[ModelSettings]) -> Result<()
             .iter()
             .chain(r.rules.iter().flat_map(|rule| rule.targets.iter()));
         for t in all_targets {
-            if !models.iter().any(|m| m.name == t.model) {
+            if !models.contains(&t.model.as_str()) {
                 return Err(invalid(
                     "routes.targets",
                     format!(
@@ -196,7 +223,7 @@ pub fn validate(routes: &[RouteSettings], models: &[ModelSettings]) -> Result<()
             ));
         }
         for f in &r.fallbacks {
-            if !models.iter().any(|m| &m.name == f) {
+            if !models.contains(&f.as_str()) {
                 return Err(invalid(
                     "routes.fallbacks",
                     format!(

@@ -5,6 +5,7 @@
 pub mod key_policy;
 pub mod keys;
 pub mod passwords;
+pub mod routes;
 pub mod tenants;
 
 /// Who performs an administrative action, for the audit trail.

@@ -47,8 +47,14 @@ pub fn plan(
         return Err(e);
     }
     let features = features(req, key, chat);
-    state
-        .router
+    let snapshot = state.policy.current();
+    // A tenant's own route shadows a platform route of the same name.
+    let router = snapshot
+        .tenant_routes
+        .get(&key.tenant_id)
+        .filter(|r| r.has_route(name))
+        .unwrap_or(&state.router);
+    router
         .plan(&state.catalog, &state.health, name, mode, &features)
         .map_err(|e| match e {
             PlanError::Unknown => ProviderError::new(

@@ -130,7 +130,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     }
     let openai = ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
         .into_iter()
-        .filter_map(|n| text(n))
+        .filter_map(&text)
         .filter_map(go_duration);
     let anthropic = [
         "anthropic-ratelimit-requests-reset",
@@ -139,7 +139,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
         "anthropic-ratelimit-output-tokens-reset",
     ]
     .into_iter()
-    .filter_map(|n| text(n))
+    .filter_map(text)
     .filter_map(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
     .map(|at| std::time::Duration::from_secs(seconds_until(at.timestamp_millis())));
     openai

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use crate::config::{RouteSettings, validate_routes};
+use crate::data_plane::catalog::Catalog;
 use crate::domain::time::EpochMillis;
-use crate::storage::{self, Db, StorageError, snapshot as rows};
+use crate::routing::Router;
+use crate::storage::{self, Db, StorageError, routes, snapshot as rows};
 
 /// How often replicas check the policy version.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -50,16 +53,18 @@ impl KeyPolicy {
 }
 
 /// The policy state at one version.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Snapshot {
     pub version: i64,
     pub credentials: HashMap<String, KeyCredential>,
     pub suspended_tenants: Vec<String>,
+    /// Tenants' own routes, which shadow platform routes of the same name.
+    pub tenant_routes: HashMap<String, Router>,
 }
 
 impl Snapshot {
-    /// Loads the whole snapshot.
-    pub async fn load(db: &Db) -> Result<Snapshot, StorageError> {
+    /// Loads the whole snapshot; tenant routes are built over `catalog`.
+    pub async fn load(db: &Db, catalog: &Catalog) -> Result<Snapshot, StorageError> {
         let version = rows::policy_version(db).await?;
         let keys = rows::live_keys(db).await?;
         let tenants = rows::tenant_statuses(db).await?;
@@ -113,40 +118,81 @@ impl Snapshot {
             version,
             credentials,
             suspended_tenants,
+            tenant_routes: tenant_routes(db, catalog).await?,
         })
     }
 }
 
+/// Builds each tenant's routes. A stored route that no longer fits the catalog (a model was
+/// removed from the configuration) is skipped with a warning rather than failing the reload.
+async fn tenant_routes(
+    db: &Db,
+    catalog: &Catalog,
+) -> Result<HashMap<String, Router>, StorageError> {
+    let mut by_tenant: HashMap<String, Vec<RouteSettings>> = HashMap::new();
+    let names: Vec<&str> = catalog.all().iter().map(|d| d.name.as_str()).collect();
+    for row in routes::all(db).await? {
+        let parsed = serde_json::from_str::<RouteSettings>(&row.definition)
+            .map_err(|e| e.to_string())
+            .and_then(|r| {
+                validate_routes(std::slice::from_ref(&r), &names)
+                    .map(|()| r)
+                    .map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(route) => by_tenant.entry(row.tenant_id).or_default().push(route),
+            Err(e) => {
+                tracing::warn!(tenant_id = %row.tenant_id, route = %row.name, error = %e, "skipping an unusable tenant route")
+            }
+        }
+    }
+    Ok(by_tenant
+        .into_iter()
+        .filter_map(|(tenant, routes)| match Router::new(&routes, catalog) {
+            Ok(router) => Some((tenant, router)),
+            Err(e) => {
+                tracing::warn!(tenant_id = %tenant, error = %e, "skipping tenant routes");
+                None
+            }
+        })
+        .collect())
+}
+
 /// The shared, atomically swapped snapshot.
 #[derive(Clone)]
-pub struct PolicyStore(Arc<ArcSwap<Snapshot>>);
+pub struct PolicyStore {
+    current: Arc<ArcSwap<Snapshot>>,
+    catalog: Arc<Catalog>,
+}
 
 impl PolicyStore {
     /// Loads the first snapshot.
-    pub async fn load(db: &Db) -> Result<Self, StorageError> {
-        Ok(Self(Arc::new(ArcSwap::from_pointee(
-            Snapshot::load(db).await?,
-        ))))
+    pub async fn load(db: &Db, catalog: Arc<Catalog>) -> Result<Self, StorageError> {
+        let first = Snapshot::load(db, &catalog).await?;
+        Ok(Self {
+            current: Arc::new(ArcSwap::from_pointee(first)),
+            catalog,
+        })
     }
 
     /// The current snapshot.
     pub fn current(&self) -> arc_swap::Guard<Arc<Snapshot>> {
-        self.0.load()
+        self.current.load()
     }
 
     /// Reloads when the stored version moved; returns whether it did.
     pub async fn refresh(&self, db: &Db) -> Result<bool, StorageError> {
         let stored = rows::policy_version(db).await?;
-        if stored == self.0.load().version {
+        if stored == self.current.load().version {
             return Ok(false);
         }
-        let next = Snapshot::load(db).await?;
+        let next = Snapshot::load(db, &self.catalog).await?;
         tracing::debug!(
             version = next.version,
             keys = next.credentials.len(),
             "policy reloaded"
         );
-        self.0.store(Arc::new(next));
+        self.current.store(Arc::new(next));
         Ok(true)
     }
 

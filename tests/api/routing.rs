@@ -389,3 +389,198 @@ async fn a_caller_that_disconnects_cancels_the_upstream_request() {
         "upstream cancelled {lag:?} after the caller left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_route_shadows_the_platform_route_for_that_tenant_only() {
+    use switchyard::control_plane::{Actor, keys, routes};
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let url = mock.base_url.clone();
+    let Some(gw) = gateway(move |s| {
+        add_provider(s, "p", ProviderKind::Openai, &url, &["a", "b"]);
+        s.routes.push(route(
+            r#"name = "chat"
+targets = [{ model = "a" }]"#,
+        ));
+    })
+    .await
+    else {
+        return;
+    };
+    let own = routes::parse_toml("name = \"chat\"\ntargets = [{ model = \"b\" }]").expect("toml");
+    routes::set(&gw.app.db, &gw.tenant, own, &["a", "b"], Actor::CLI)
+        .await
+        .expect("set");
+    let other = gw.app.create_tenant("Globex").await.tenant_id;
+    let other_key = gw.app.mint_key(&other, keys::KeySpec::default()).await.key;
+    gw.app.wait_for_policy().await;
+    let served = |key: String| {
+        let app = &gw.app;
+        async move {
+            let res = app
+                .post_json("/v1/chat/completions", &key, &chat("chat", "x"))
+                .await;
+            header(&res, "x-switchyard-model")
+        }
+    };
+    assert_eq!(served(gw.key.clone()).await, "b-upstream");
+    assert_eq!(served(other_key.clone()).await, "a-upstream");
+
+    routes::delete(&gw.app.db, &gw.tenant, "chat", Actor::CLI)
+        .await
+        .expect("delete");
+    let deleted = Instant::now();
+    while served(gw.key.clone()).await != "a-upstream" {
+        assert!(
+            deleted.elapsed() < Duration::from_secs(1),
+            "the platform route did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn route_commands_validate_and_store_tenant_routes() {
+    use crate::common::{run_binary, stderr, stdout};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("switchyard.toml");
+    std::fs::write(
+        &config,
+        "[[providers]]\nname = \"p\"\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+         [[models]]\nname = \"small\"\nprovider = \"p\"\n[[models]]\nname = \"large\"\nprovider = \"p\"\n",
+    )
+    .expect("config");
+    let db = format!("sqlite://{}", dir.path().join("r.db").display());
+    let config = config.display().to_string();
+    let env = [
+        ("DATABASE_URL", db.as_str()),
+        ("SWITCHYARD_CONFIG", config.as_str()),
+    ];
+    let run = |args: &[&str]| run_binary(args, &env);
+    let out = run(&[
+        "tenant",
+        "create",
+        "Acme",
+        "--admin-email",
+        "a@acme.test",
+        "--admin-password",
+        "correct horse battery",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "name = \"chat\"\nstrategy = \"ordered\"\ntargets = [{ model = \"small\" }]\nfallbacks = [\"large\"]\ntimeout = \"10s\"\n").expect("route");
+    let out = run(&[
+        "route",
+        "set",
+        "--tenant",
+        "Acme",
+        "--file",
+        good.to_str().expect("path"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(saved["name"], "chat");
+    assert_eq!(saved["definition"]["fallbacks"], json!(["large"]));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"chat\"\ntargets = [{ model = \"huge\" }]\n").expect("route");
+    let out = run(&[
+        "route",
+        "set",
+        "--tenant",
+        "Acme",
+        "--file",
+        bad.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("`huge`"), "{}", stderr(&out));
+    std::fs::write(&bad, "name = \"chat\"\ntargets = [{ modle = \"small\" }]\n").expect("route");
+    let out = run(&[
+        "route",
+        "set",
+        "--tenant",
+        "Acme",
+        "--file",
+        bad.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("line 2") && stderr(&out).contains("modle"),
+        "{}",
+        stderr(&out)
+    );
+
+    let listed: Value = serde_json::from_str(&stdout(&run(&[
+        "route", "list", "--tenant", "Acme", "--json",
+    ])))
+    .expect("json");
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(1),
+        "the bad definitions changed nothing"
+    );
+    assert!(
+        run(&["route", "delete", "chat", "--tenant", "Acme"])
+            .status
+            .success()
+    );
+    let out = run(&["route", "delete", "chat", "--tenant", "Acme"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ejected_provider_is_probed_after_its_cooldown_and_comes_back() {
+    let flaky = MockProvider::start(MockBehavior {
+        status: 503,
+        fail_first: 3,
+        ..Default::default()
+    })
+    .await;
+    let backup = MockProvider::start(MockBehavior::default()).await;
+    let (f, b) = (flaky.base_url.clone(), backup.base_url.clone());
+    let Some(gw) = gateway(move |s| {
+        add_provider(s, "flaky", ProviderKind::Openai, &f, &["main"]);
+        add_provider(s, "backup", ProviderKind::Openai, &b, &["spare"]);
+        s.routing.failure_threshold = 3;
+        s.routing.cooldown = Duration::from_millis(300);
+        s.routes.push(route(
+            "name = \"r\"\nstrategy = \"ordered\"\ntargets = [{ model = \"main\" }]\nfallbacks = [\"spare\"]\n",
+        ));
+    })
+    .await
+    else {
+        return;
+    };
+    let provider = |res: reqwest::Response| header(&res, "x-switchyard-provider");
+    for _ in 0..3 {
+        let res = gw
+            .app
+            .post_json("/v1/chat/completions", &gw.key, &chat("r", "x"))
+            .await;
+        assert_eq!(provider(res), "backup");
+    }
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &chat("r", "x"))
+        .await;
+    assert_eq!(provider(res), "backup", "ejected during the cooldown");
+    assert_eq!(flaky.received().len(), 3);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &chat("r", "x"))
+        .await;
+    assert_eq!(provider(res), "flaky", "the probe found it healthy again");
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &chat("r", "x"))
+        .await;
+    assert_eq!(provider(res), "flaky");
+    let metrics = gw.app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metrics.contains(r#"switchyard_deployment_ejected{deployment="main"} 0"#),
+        "{metrics}"
+    );
+}
