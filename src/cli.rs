@@ -44,6 +44,8 @@ pub enum Command {
     /// Manage virtual keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `switchyard tenant …`
@@ -209,6 +211,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             }
             Command::Tenant(cmd) => tenant(&settings, cmd).await,
             Command::Key(cmd) => key(&settings, cmd).await,
+            Command::Bench(args) => crate::bench::run(args).await,
         }
     })
 }
