@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// How long each of those streams lasts (its chunks spread evenly) [default: 2s; --quick: 1s].
     #[arg(long, value_parser = parse_duration)]
     pub streams_hold: Option<Duration>,
+    /// The gateway's HTTP worker threads [default: the gateway's own, one per core].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub gateway_workers: Option<u16>,
     /// Do not run nginx as the floor even when installed.
     #[arg(long)]
     pub no_nginx: bool,
@@ -123,7 +126,7 @@ impl Plan {
             "stream_concurrency": a.stream_concurrency,
             "streams": a.streams,
             "streams_hold_s": self.streams_hold.as_secs_f64(),
-            "gateway_workers": cores,
+            "gateway_workers": a.gateway_workers.map_or(cores, usize::from),
         })
     }
 }
@@ -163,7 +166,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     mock.set_timing(a.upstream_delay, a.chunk_interval);
     let exe = std::env::current_exe().context("locating this binary")?;
     bench.progress("starting the gateway");
-    let mut gw = gateway::start(&exe, dir.path(), &mock.origin).await?;
+    let mut gw = gateway::start(
+        &exe,
+        dir.path(),
+        &mock.origin,
+        a.gateway_workers.map(usize::from),
+    )
+    .await?;
     let url = |port: u16| format!("http://127.0.0.1:{port}{CHAT_PATH}");
     let mut subjects = vec![
         Subject {
