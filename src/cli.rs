@@ -47,6 +47,8 @@ pub enum Command {
     /// Manage a tenant's own routes (they shadow platform routes of the same name).
     #[command(subcommand)]
     Route(RouteCommand),
+    /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `switchyard route …`
@@ -247,6 +249,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Tenant(cmd) => tenant(&settings, cmd).await,
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
+            Command::Bench(args) => crate::bench::run(args).await,
         }
     })
 }
