@@ -16,6 +16,22 @@ use crate::observability::{health, metrics::Metrics, request_context};
 use crate::state::AppState;
 use crate::storage::{Db, StorageError};
 
+/// Pending connections the kernel queues before `accept` (the std default of 128 overflows
+/// under a burst of new streams).
+const BACKLOG: u32 = 4096;
+
+/// Binds with address reuse and a deep accept queue.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)?.into_std()
+}
+
 /// Extra routes mounted next to the built-in ones (for embedding, and for tests).
 pub type RouteHook = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
@@ -84,7 +100,7 @@ impl Application {
         extra_routes: Option<RouteHook>,
     ) -> Result<Self, StartupError> {
         let addr = settings.listen_addr()?;
-        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        let listener = bind(addr).map_err(|source| StartupError::Bind {
             addr: addr.to_string(),
             source,
         })?;
@@ -106,8 +122,17 @@ impl Application {
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             let extra = extra_routes.clone();
+            // Each worker gets its own provider connection pool: a pooled connection is driven
+            // by the worker that opened it, so sharing one pool makes requests hop threads.
+            let http = crate::data_plane::upstream::client().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "per-worker HTTP client failed; sharing the global one");
+                data.http.clone()
+            });
             App::new()
                 .app_data(data.clone())
+                .app_data(web::Data::new(crate::data_plane::upstream::WorkerClient(
+                    http,
+                )))
                 .wrap(middleware::from_fn(request_context::track_request))
                 .service(health::healthz)
                 .service(health::readyz)

@@ -51,13 +51,20 @@ async fn handle(
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);
     let chat = &parsed.request;
-    let served = pipeline::run(state, &plan, context::strict(req), chat.stream, |target| {
-        if target.kind.is_openai_style() {
-            openai::passthrough_chat(target, &parsed.raw, chat.stream)
-        } else {
-            dispatch::chat_request(target, chat)
-        }
-    })
+    let served = pipeline::run(
+        state,
+        &context::http(req, state),
+        &plan,
+        context::strict(req),
+        chat.stream,
+        |target| {
+            if target.kind.is_openai_style() {
+                openai::passthrough_chat(target, &parsed.raw, chat.stream)
+            } else {
+                dispatch::chat_request(target, chat)
+            }
+        },
+    )
     .await
     .map_err(|failed| Failure::routed(&plan.route, failed))?;
     let pipeline::Served { by, body } = served;

@@ -135,6 +135,12 @@ fn features<'a>(
     features
 }
 
+/// The provider client of the worker handling `req` (the shared one outside a worker).
+pub fn http(req: &HttpRequest, state: &AppState) -> reqwest::Client {
+    req.app_data::<actix_web::web::Data<super::upstream::WorkerClient>>()
+        .map_or_else(|| state.http.clone(), |c| c.0.clone())
+}
+
 /// Whether the request asked for strict mode.
 pub fn strict(req: &HttpRequest) -> bool {
     req.headers()

@@ -39,22 +39,29 @@ async fn handle(
         ModelMode::Embedding,
         None,
     )?;
-    let served = pipeline::run(state, &plan, context::strict(req), false, |target| {
-        if target.kind.is_openai_style() {
-            openai::passthrough_embeddings(target, &parsed.raw)
-        } else if parsed.token_input {
-            Err(ProviderError::new(
-                ErrorKind::InvalidRequest,
-                format!(
-                    "{} embeddings take text input, not token arrays",
-                    target.kind
-                ),
-            )
-            .with_param("input"))
-        } else {
-            dispatch::embeddings_request(target, &parsed.request)
-        }
-    })
+    let served = pipeline::run(
+        state,
+        &context::http(req, state),
+        &plan,
+        context::strict(req),
+        false,
+        |target| {
+            if target.kind.is_openai_style() {
+                openai::passthrough_embeddings(target, &parsed.raw)
+            } else if parsed.token_input {
+                Err(ProviderError::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "{} embeddings take text input, not token arrays",
+                        target.kind
+                    ),
+                )
+                .with_param("input"))
+            } else {
+                dispatch::embeddings_request(target, &parsed.request)
+            }
+        },
+    )
     .await
     .map_err(|failed| Failure::routed(&plan.route, failed))?;
     let pipeline::Served { by, body } = served;

@@ -41,13 +41,20 @@ async fn handle(
         .headers()
         .get("anthropic-beta")
         .and_then(|v| v.to_str().ok());
-    let served = pipeline::run(state, &plan, context::strict(req), chat.stream, |target| {
-        if target.kind == ProviderKind::Anthropic {
-            anthropic::passthrough_request(target, raw.clone(), chat.stream, beta)
-        } else {
-            dispatch::chat_request(target, &chat)
-        }
-    })
+    let served = pipeline::run(
+        state,
+        &context::http(req, state),
+        &plan,
+        context::strict(req),
+        chat.stream,
+        |target| {
+            if target.kind == ProviderKind::Anthropic {
+                anthropic::passthrough_request(target, raw.clone(), chat.stream, beta)
+            } else {
+                dispatch::chat_request(target, &chat)
+            }
+        },
+    )
     .await
     .map_err(|failed| Failure::routed(&plan.route, failed))?;
 

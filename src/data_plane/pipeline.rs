@@ -87,6 +87,7 @@ fn next_step(err: &ProviderError, plan: &Plan) -> Next {
 /// forwarding or translation).
 pub async fn run(
     state: &AppState,
+    http: &reqwest::Client,
     plan: &Plan,
     strict: bool,
     stream: bool,
@@ -118,7 +119,7 @@ pub async fn run(
             let attempt_started = Instant::now();
             let outcome = {
                 let _in_flight = state.health.start(name);
-                attempt(state, &target, request.clone(), stream, limit, first_limit).await
+                attempt(http, &target, request.clone(), stream, limit, first_limit).await
             };
             let err = match outcome {
                 Ok(body) => {
@@ -190,7 +191,7 @@ pub async fn run(
 }
 
 async fn attempt(
-    state: &AppState,
+    http: &reqwest::Client,
     target: &Target,
     request: UpstreamRequest,
     stream: bool,
@@ -208,22 +209,15 @@ async fn attempt(
         )
     };
     if !stream {
-        let answer =
-            upstream::send(&state.http, &target.provider, target.kind, request, limit).await?;
+        let answer = upstream::send(http, &target.provider, target.kind, request, limit).await?;
         return answer
             .bytes(&target.provider, limit)
             .await
             .map(Body::Complete);
     }
     let head_and_first = async {
-        let answer = upstream::send(
-            &state.http,
-            &target.provider,
-            target.kind,
-            request,
-            first_limit,
-        )
-        .await?;
+        let answer =
+            upstream::send(http, &target.provider, target.kind, request, first_limit).await?;
         let mut rest: EventStream = Box::pin(answer.events(target.provider.clone()));
         let first = match rest.next().await {
             Some(event) => event?,

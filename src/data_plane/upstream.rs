@@ -24,6 +24,10 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// The calling worker's own provider client (see `startup`), in the app data.
+#[derive(Clone)]
+pub struct WorkerClient(pub reqwest::Client);
+
 /// The provider's answer head, ready to be read whole or as a stream.
 pub struct Answer {
     pub response: reqwest::Response,

@@ -1,18 +1,18 @@
 //! The official Python SDKs, unchanged, against Switchyard (tests/sdk/*.py). The interpreter
-//! with the pinned SDKs comes from `SWITCHYARD_TEST_PYTHON` (tests/run sets it up); under CI its
+//! with the pinned SDKs comes from `TEST_SDK_PYTHON` (tests/run sets it up); under CI its
 //! absence is a failure.
 
 use std::process::Command;
 
 fn python() -> Option<String> {
-    match std::env::var("SWITCHYARD_TEST_PYTHON") {
+    match std::env::var("TEST_SDK_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-            panic!("CI=true but SWITCHYARD_TEST_PYTHON is not set: the SDK tests must run in CI")
+            panic!("CI=true but TEST_SDK_PYTHON is not set: the SDK tests must run in CI")
         }
         _ => {
             eprintln!(
-                "skipping SDK test: SWITCHYARD_TEST_PYTHON is not set (bash tests/run sets it)"
+                "skipping SDK test: TEST_SDK_PYTHON is not set (bash tests/run sets it)"
             );
             None
         }
