@@ -21,6 +21,9 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(256)
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        // Provider APIs answer directly; following redirects would only widen what a
+        // misconfigured base URL can reach.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 
@@ -84,23 +87,14 @@ pub async fn send(
     for (name, value) in &request.headers {
         builder = builder.header(*name, value);
     }
-    if request.stream {
-        builder = builder.header("accept", "text/event-stream");
+    let response = if request.stream {
+        // The caller bounds the wait for the head and first event; the body may run longer.
+        builder.header("accept", "text/event-stream").send().await
     } else {
-        builder = builder.timeout(timeout);
+        // One timer covers the head and, when read, the body.
+        builder.timeout(timeout).send().await
     }
-    let response = tokio::time::timeout(timeout, builder.send())
-        .await
-        .map_err(|_| {
-            ProviderError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "{provider} did not answer within {}",
-                    humantime::format_duration(timeout)
-                ),
-            )
-        })?
-        .map_err(|e| transport_error(provider, &e, timeout))?;
+    .map_err(|e| transport_error(provider, &e, timeout))?;
     let status = response.status().as_u16();
     if (200..300).contains(&status) {
         return Ok(Answer { response });

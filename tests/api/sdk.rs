@@ -11,9 +11,7 @@ fn python() -> Option<String> {
             panic!("CI=true but TEST_SDK_PYTHON is not set: the SDK tests must run in CI")
         }
         _ => {
-            eprintln!(
-                "skipping SDK test: TEST_SDK_PYTHON is not set (bash tests/run sets it)"
-            );
+            eprintln!("skipping SDK test: TEST_SDK_PYTHON is not set (bash tests/run sets it)");
             None
         }
     }

@@ -32,6 +32,10 @@ fn invalid(message: impl Into<String>, param: Option<&str>) -> ProviderError {
 
 /// Reads a JSON body as a typed value, naming the offending field on failure.
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ProviderError> {
+    // The plain parse is the fast path; only a failure pays for tracking the field path.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
