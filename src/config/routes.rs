@@ -142,6 +142,9 @@ pub struct RoutingSettings {
     pub max_cooldown: Duration,
     /// Retries allowed per deployment, as a fraction of its requests in the last minute.
     pub retry_budget: f64,
+    /// A stream that sends nothing for this long after it started is cut with an error event.
+    #[serde(with = "humantime_serde")]
+    pub stream_idle_timeout: Duration,
 }
 
 impl Default for RoutingSettings {
@@ -152,6 +155,7 @@ impl Default for RoutingSettings {
             cooldown: Duration::from_secs(5),
             max_cooldown: Duration::from_secs(30),
             retry_budget: 0.2,
+            stream_idle_timeout: Duration::from_secs(60),
         }
     }
 }

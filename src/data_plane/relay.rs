@@ -4,7 +4,7 @@
 //! response (the caller went away) drops the upstream connection.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -138,6 +138,7 @@ struct Relay<S> {
     started: Instant,
     first_byte_ms: Option<u128>,
     sink: Option<(StateSink, Transcript)>,
+    idle_timeout: Duration,
 }
 
 impl<S> Relay<S>
@@ -236,6 +237,7 @@ pub fn relay<S>(
     meter: Meter,
     log: StreamLog,
     sink: Option<StateSink>,
+    idle_timeout: Duration,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static
 where
     S: Stream<Item = Result<SseEvent, ProviderError>> + Unpin + 'static,
@@ -252,6 +254,7 @@ where
         started: Instant::now(),
         first_byte_ms: None,
         sink: sink.map(|s| (s, Transcript::default())),
+        idle_timeout,
     };
     futures_util::stream::unfold(Some(state), |state| async move {
         let mut state = state?;
@@ -263,10 +266,21 @@ where
                 state.log_end();
                 return None;
             }
-            match state.upstream.next().await {
-                Some(Ok(event)) => state.on_upstream(event),
-                Some(Err(err)) => state.fail(&err),
-                None => state.on_end(),
+            match tokio::time::timeout(state.idle_timeout, state.upstream.next()).await {
+                Ok(Some(Ok(event))) => state.on_upstream(event),
+                Ok(Some(Err(err))) => state.fail(&err),
+                Ok(None) => state.on_end(),
+                Err(_) => {
+                    let stalled = ProviderError::new(
+                        crate::providers::ErrorKind::Timeout,
+                        format!(
+                            "{} stopped sending for {}; the stream was cut",
+                            state.log.provider,
+                            humantime::format_duration(state.idle_timeout)
+                        ),
+                    );
+                    state.fail(&stalled);
+                }
             }
         }
     })

@@ -106,6 +106,7 @@ impl Reply<'_> {
                 store: self.state.provider_state.clone(),
                 tenant: self.tenant.to_owned(),
             }),
+            self.state.settings.routing.stream_idle_timeout,
         );
         self.head()
             .content_type("text/event-stream")

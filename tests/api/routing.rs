@@ -584,3 +584,42 @@ async fn an_ejected_provider_is_probed_after_its_cooldown_and_comes_back() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_stalls_is_cut_with_an_error_and_its_upstream_released() {
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let url = mock.base_url.clone();
+    let Some(gw) = gateway(move |s| {
+        add_provider(s, "p", ProviderKind::Openai, &url, &["m"]);
+        s.routing.stream_idle_timeout = Duration::from_millis(300);
+    })
+    .await
+    else {
+        return;
+    };
+    let mut req = chat("m", "[mock:stall]");
+    req["stream"] = json!(true);
+    let started = Instant::now();
+    let events = sse_events(
+        gw.app
+            .post_json("/v1/chat/completions", &gw.key, &req)
+            .await,
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the stalled stream hung for {took:?}"
+    );
+    let last: Value = serde_json::from_str(&events.last().expect("events").1).expect("json");
+    assert_eq!(last["error"]["type"], "timeout_error", "{events:?}");
+    assert!(events.iter().all(|(_, d)| d != "[DONE]"));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while mock.cancelled_at().is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        mock.cancelled_at().is_some(),
+        "the upstream connection was not released"
+    );
+}

@@ -65,12 +65,16 @@ impl Drop for CancelGuard {
     }
 }
 
-/// An endless stream: a chunk every 50 ms until the client goes away.
-fn slow_stream(shared: Arc<Shared>, model: String) -> HttpResponse {
+/// An endless stream: a chunk every 50 ms until the client goes away; with `stall`, two chunks
+/// and then silence (the connection stays open).
+fn slow_stream(shared: Arc<Shared>, model: String, stall: bool) -> HttpResponse {
     let guard = CancelGuard(shared);
     let chunks = futures_util::stream::unfold((guard, 0u64), move |(guard, i)| {
         let model = model.clone();
         async move {
+            if stall && i >= 2 {
+                futures_util::future::pending::<()>().await;
+            }
             if i > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
@@ -330,7 +334,10 @@ async fn chat_completions(
         Script::Text(behavior.content.clone())
     };
     if body["stream"] == true && text.contains("[mock:slow-stream]") {
-        return slow_stream(shared.get_ref().clone(), model);
+        return slow_stream(shared.get_ref().clone(), model, false);
+    }
+    if body["stream"] == true && text.contains("[mock:stall]") {
+        return slow_stream(shared.get_ref().clone(), model, true);
     }
     if body["stream"] == true {
         let include_usage = body["stream_options"]["include_usage"] == true && !behavior.omit_usage;
