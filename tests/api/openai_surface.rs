@@ -562,3 +562,47 @@ async fn strict_mode_names_the_parameter_a_target_cannot_honour() {
         "the strict request never reached the provider"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_keys_old_secret_works_during_the_grace_period_only() {
+    let Some((gw, _mock)) = openai_gateway(Backend::Sqlite).await else {
+        return;
+    };
+    let original = gw.app.mint_key(&gw.tenant, keys::KeySpec::default()).await;
+    gw.app.wait_for_policy().await;
+    let rotated = keys::rotate(
+        &gw.app.db,
+        &gw.tenant,
+        &original.id,
+        std::time::Duration::from_millis(1500),
+        Actor::CLI,
+    )
+    .await
+    .expect("rotate");
+    gw.app.wait_for_policy().await;
+    let status = |key: String| {
+        let app = &gw.app;
+        async move {
+            app.post_json("/v1/chat/completions", &key, &chat("x"))
+                .await
+                .status()
+        }
+    };
+    assert_eq!(
+        status(rotated.key.clone()).await,
+        200,
+        "the new secret works"
+    );
+    assert_eq!(
+        status(original.key.clone()).await,
+        200,
+        "the old secret works during the grace"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert_eq!(
+        status(original.key.clone()).await,
+        401,
+        "the old secret stops after the grace"
+    );
+    assert_eq!(status(rotated.key.clone()).await, 200);
+}
