@@ -63,6 +63,24 @@ pub struct Settings {
     pub routes: Vec<RouteSettings>,
     /// `[routing]`: circuit breaking and retry budgets.
     pub routing: RoutingSettings,
+    /// `[logs]`: the request log.
+    pub logs: LogSettings,
+}
+
+/// `[logs]`: the request log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// Where records wait while the database is unavailable (replayed when it returns).
+    pub spool_path: PathBuf,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            spool_path: PathBuf::from("switchyard-log-spool.jsonl"),
+        }
+    }
 }
 
 /// `[server]`: the HTTP server.
@@ -155,6 +173,7 @@ impl Default for Settings {
             models: Vec::new(),
             routes: Vec::new(),
             routing: RoutingSettings::default(),
+            logs: LogSettings::default(),
         }
     }
 }

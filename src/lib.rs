@@ -11,6 +11,7 @@ pub mod control_plane;
 pub mod data_plane;
 pub mod domain;
 pub mod error;
+pub mod metering;
 pub mod observability;
 pub mod policy;
 pub mod providers;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::data_plane::catalog::Catalog;
 use crate::data_plane::provider_state::ProviderState;
+use crate::metering::writer::LogWriter;
 use crate::observability::metrics::Metrics;
 use crate::policy::snapshot::PolicyStore;
 use crate::routing::Router;
@@ -36,6 +37,8 @@ pub struct Inner {
     pub router: Router,
     /// Circuit breakers, retry budgets, latency and load per deployment.
     pub health: Health,
+    /// The batched request-log writer.
+    pub logs: LogWriter,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -53,6 +56,11 @@ impl AppState {
             metrics.clone(),
         );
         let http = crate::data_plane::upstream::client().map_err(StateError::Http)?;
+        let logs = LogWriter::start(
+            db.clone(),
+            settings.logs.spool_path.clone(),
+            metrics.clone(),
+        );
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -63,6 +71,7 @@ impl AppState {
             provider_state: ProviderState::default(),
             router,
             health,
+            logs,
             background: vec![refresher.abort_handle()],
         })))
     }
@@ -73,6 +82,7 @@ impl AppState {
         for task in &self.background {
             task.abort();
         }
+        self.logs.flush().await;
         self.db.close().await;
     }
 }

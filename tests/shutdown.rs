@@ -57,15 +57,28 @@ async fn in_flight_request_finishes() {
         ..Default::default()
     })
     .await;
+    let fast = MockProvider::start(MockBehavior::default()).await;
+    let base = fast.base_url.clone();
     let Some(app) = spawn_app_with(
         Backend::Sqlite,
-        |_| {},
+        move |s| {
+            common::add_provider(
+                s,
+                "p",
+                switchyard::providers::ProviderKind::Openai,
+                &base,
+                &["m"],
+            )
+        },
         Some(slow_upstream_route(upstream.base_url.clone())),
     )
     .await
     else {
         return;
     };
+    let tenant = app.create_tenant("Acme").await.tenant_id;
+    let key = app.mint_key(&tenant, Default::default()).await.key;
+    app.wait_for_policy().await;
     let address = app.address.clone();
     let client = app.client.clone();
     let in_flight = tokio::spawn({
@@ -77,6 +90,15 @@ async fn in_flight_request_finishes() {
         upstream.wait_for_requests(1, Duration::from_secs(5)).await,
         "request in flight"
     );
+    // A completed /v1 call whose log record is still buffered when the signal comes.
+    let logged = app
+        .post_json(
+            "/v1/chat/completions",
+            &key,
+            &serde_json::json!({ "model": "m", "messages": [{ "role": "user", "content": "hi" }] }),
+        )
+        .await;
+    assert_eq!(logged.status(), 200);
 
     let signalled = Instant::now();
     raise(Signal::SIGTERM).expect("raise SIGTERM");
@@ -108,6 +130,21 @@ async fn in_flight_request_finishes() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(app.db_closed(), "database pool closed after shutdown");
+    // The buffered log record was flushed before the pool closed.
+    let db = switchyard::storage::Db::connect(&app.test_db.url, &Default::default())
+        .await
+        .expect("reopen");
+    let switchyard::storage::Db::Sqlite(pool) = &db else {
+        panic!("sqlite")
+    };
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_logs")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        rows, 1,
+        "the buffered request-log record was written at shutdown"
+    );
 }
 
 async fn grace_period_bounds_the_wait() {
@@ -158,11 +195,17 @@ async fn grace_period_bounds_the_wait() {
 
 /// Starts the real binary on a random port and returns it with its address.
 fn start_binary(db_url: &str) -> (Child, String, tempfile::TempDir) {
-    let (mut cmd, dir) = binary_command(&[
+    start_binary_with(db_url, &[])
+}
+
+fn start_binary_with(db_url: &str, extra: &[(&str, &str)]) -> (Child, String, tempfile::TempDir) {
+    let mut envs = vec![
         ("DATABASE_URL", db_url),
         ("SWITCHYARD_LISTEN", "127.0.0.1:0"),
         ("SWITCHYARD_SHUTDOWN_GRACE", "5s"),
-    ]);
+    ];
+    envs.extend_from_slice(extra);
+    let (mut cmd, dir) = binary_command(&envs);
     let mut child = cmd
         .args(["--log-format", "json"])
         .stderr(Stdio::piped())
@@ -212,4 +255,81 @@ async fn the_binary_exits_cleanly_on_sigterm_and_sigint() {
         };
         assert!(status.success(), "{signal}: exit status {status}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_request_log_records_are_written_before_the_binary_exits() {
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("switchyard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"p\"\nkind = \"openai-compatible\"\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\
+             [[models]]\nname = \"m\"\nprovider = \"p\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 2.0\n",
+            mock.base_url
+        ),
+    )
+    .expect("config");
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let config = config.display().to_string();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("SWITCHYARD_CONFIG", config.as_str()),
+    ];
+    let out = common::run_binary(
+        &[
+            "tenant",
+            "create",
+            "Acme",
+            "--admin-email",
+            "a@acme.test",
+            "--admin-password",
+            "correct horse battery",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = common::run_binary(&["key", "create", "--tenant", "Acme", "--json"], &env);
+    let key: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key json");
+    let key = key["key"].as_str().expect("key").to_owned();
+
+    let (mut child, address, _cwd) =
+        start_binary_with(&url, &[("SWITCHYARD_CONFIG", config.as_str())]);
+    let client = reqwest::Client::new();
+    let calls = 20;
+    for _ in 0..calls {
+        let res = client
+            .post(format!("{address}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({ "model": "m", "messages": [{ "role": "user", "content": "hi" }] }))
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(res.status(), 200);
+    }
+    kill(
+        Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        Signal::SIGTERM,
+    )
+    .expect("signal");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success());
+
+    let db = switchyard::storage::Db::connect(&url, &Default::default())
+        .await
+        .expect("reopen");
+    let switchyard::storage::Db::Sqlite(pool) = &db else {
+        panic!("sqlite")
+    };
+    let (rows, cost): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), CAST(SUM(cost_nusd) AS BIGINT) FROM request_logs")
+            .fetch_one(pool)
+            .await
+            .expect("count");
+    assert_eq!(rows, calls, "every record was flushed before exit");
+    assert_eq!(cost, calls * 25_000);
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ModelMode, ModelSettings, Settings};
+use crate::metering::prices::Prices;
 use crate::providers::{ProviderKind, Target};
 
 /// Anthropic requires `max_tokens`; this is sent when neither caller nor model config give one.
@@ -23,6 +24,8 @@ pub struct Deployment {
     pub timeout: Duration,
     /// The model's configuration (prices, limits).
     pub settings: ModelSettings,
+    /// Effective prices (configured, else built-in); `None` when unpriced.
+    pub prices: Option<Prices>,
 }
 
 impl Deployment {
@@ -73,6 +76,7 @@ impl Catalog {
                     strict: false,
                 },
                 timeout: provider.timeout,
+                prices: crate::metering::prices::for_model(model),
                 settings: model.clone(),
             });
             catalog

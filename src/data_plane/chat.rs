@@ -7,9 +7,10 @@ use serde::Deserialize;
 use super::dialect::Dialect;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
-use super::respond::{Failure, Reply};
+use super::respond::{self, Failure, Reply};
 use super::{body, context};
 use crate::config::ModelMode;
+use crate::metering::log::LogDraft;
 use crate::providers::{dispatch, openai};
 use crate::state::AppState;
 
@@ -19,10 +20,9 @@ pub async fn chat_completions(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match handle(&req, payload, &state).await {
-        Ok(res) => res,
-        Err(failure) => failure.respond(Dialect::OpenAi),
-    }
+    let mut draft = LogDraft::new(context::request_id(&req), "chat.completions");
+    let result = handle(&req, payload, &state, &mut draft).await;
+    respond::finish(&state, draft, result, Dialect::OpenAi)
 }
 
 #[derive(Deserialize)]
@@ -35,10 +35,16 @@ async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    draft: &mut LogDraft,
 ) -> Result<HttpResponse, Failure> {
     let key = context::authenticate(req, state)?;
+    draft.tenant_id = Some(key.tenant_id.clone());
+    draft.team_id.clone_from(&key.team_id);
+    draft.key_id = Some(key.key_id.clone());
     let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
     let mut parsed = openai::inbound::parse_chat(&body)?;
+    draft.requested_model = Some(parsed.request.model.clone());
+    draft.end_user.clone_from(&parsed.request.user);
     let plan = context::plan(
         state,
         &key,
@@ -47,6 +53,7 @@ async fn handle(
         ModelMode::Chat,
         Some(&parsed.request),
     )?;
+    draft.route = Some(plan.route.clone());
     state
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);
@@ -68,6 +75,7 @@ async fn handle(
     .await
     .map_err(|failed| Failure::routed(&plan.route, failed))?;
     let pipeline::Served { by, body } = served;
+    by.note(draft);
     let reply = Reply {
         req,
         state,
@@ -88,7 +96,7 @@ async fn handle(
                     chat.include_usage,
                 ))
             };
-            return Ok(reply.stream(chat, first, rest, encoder));
+            return Ok(reply.stream(chat, first, rest, encoder, draft));
         }
         Body::Complete(bytes) => bytes,
     };
@@ -97,6 +105,7 @@ async fn handle(
             .ok()
             .and_then(|u| u.usage)
             .map(|u| openai::usage(&u));
+        draft.usage = usage;
         tracing::info!(
             request_id = %context::request_id(req),
             route = %plan.route,
@@ -113,6 +122,7 @@ async fn handle(
         route: Some(plan.route.clone()),
         attempts: by.attempts,
     })?;
+    draft.usage = Some(answer.usage);
     for choice in &answer.choices {
         state
             .provider_state

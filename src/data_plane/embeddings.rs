@@ -5,11 +5,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dialect::Dialect;
 use super::pipeline::{self, Body};
-use super::respond::{Failure, Reply};
+use super::respond::{self, Failure, Reply};
 use super::{body, context};
 use crate::config::ModelMode;
+use crate::metering::log::LogDraft;
 use crate::providers::{ErrorKind, ProviderError, dispatch, openai};
 use crate::state::AppState;
+
+#[derive(serde::Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<openai::wire::OpenAiUsage>,
+}
 
 /// The handler.
 pub async fn embeddings(
@@ -17,20 +24,25 @@ pub async fn embeddings(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match handle(&req, payload, &state).await {
-        Ok(res) => res,
-        Err(failure) => failure.respond(Dialect::OpenAi),
-    }
+    let mut draft = LogDraft::new(context::request_id(&req), "embeddings");
+    let result = handle(&req, payload, &state, &mut draft).await;
+    respond::finish(&state, draft, result, Dialect::OpenAi)
 }
 
 async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    draft: &mut LogDraft,
 ) -> Result<HttpResponse, Failure> {
     let key = context::authenticate(req, state)?;
+    draft.tenant_id = Some(key.tenant_id.clone());
+    draft.team_id.clone_from(&key.team_id);
+    draft.key_id = Some(key.key_id.clone());
     let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
     let parsed = openai::inbound::parse_embeddings(&body)?;
+    draft.requested_model = Some(parsed.request.model.clone());
+    draft.end_user.clone_from(&parsed.request.user);
     let plan = context::plan(
         state,
         &key,
@@ -39,6 +51,7 @@ async fn handle(
         ModelMode::Embedding,
         None,
     )?;
+    draft.route = Some(plan.route.clone());
     let served = pipeline::run(
         state,
         &context::http(req, state),
@@ -65,6 +78,7 @@ async fn handle(
     .await
     .map_err(|failed| Failure::routed(&plan.route, failed))?;
     let pipeline::Served { by, body } = served;
+    by.note(draft);
     let reply = Reply {
         req,
         state,
@@ -76,9 +90,14 @@ async fn handle(
         return Err(ProviderError::protocol(&by.target.provider, "unexpected stream").into());
     };
     if by.target.kind.is_openai_style() {
+        draft.usage = serde_json::from_slice::<UsageOnly>(&bytes)
+            .ok()
+            .and_then(|u| u.usage)
+            .map(|u| openai::usage(&u));
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
     let answer = dispatch::embeddings_response(by.target.kind, &bytes, &parsed.request)?;
+    draft.usage = Some(answer.usage);
     Ok(reply.head().json(openai::inbound::render_embeddings(
         &answer,
         &parsed.request.model,

@@ -7,9 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::dialect::Dialect;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
-use super::respond::{Failure, Reply};
+use super::respond::{self, Failure, Reply};
 use super::{body, context};
 use crate::config::ModelMode;
+use crate::metering::log::LogDraft;
 use crate::providers::{ProviderError, ProviderKind, RawObject, anthropic, dispatch};
 use crate::state::AppState;
 
@@ -19,21 +20,27 @@ pub async fn messages(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match handle(&req, payload, &state).await {
-        Ok(res) => res,
-        Err(failure) => failure.respond(Dialect::Anthropic),
-    }
+    let mut draft = LogDraft::new(context::request_id(&req), "messages");
+    let result = handle(&req, payload, &state, &mut draft).await;
+    respond::finish(&state, draft, result, Dialect::Anthropic)
 }
 
 async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    draft: &mut LogDraft,
 ) -> Result<HttpResponse, Failure> {
     let key = context::authenticate(req, state)?;
+    draft.tenant_id = Some(key.tenant_id.clone());
+    draft.team_id.clone_from(&key.team_id);
+    draft.key_id = Some(key.key_id.clone());
     let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
     let mut chat = anthropic::inbound::parse_request(&body)?;
+    draft.requested_model = Some(chat.model.clone());
+    draft.end_user.clone_from(&chat.user);
     let plan = context::plan(state, &key, req, &chat.model, ModelMode::Chat, Some(&chat))?;
+    draft.route = Some(plan.route.clone());
     state.provider_state.restore(&key.tenant_id, &mut chat);
     let raw: RawObject =
         serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;
@@ -59,6 +66,7 @@ async fn handle(
     .map_err(|failed| Failure::routed(&plan.route, failed))?;
 
     let pipeline::Served { by, body } = served;
+    by.note(draft);
     let reply = Reply {
         req,
         state,
@@ -74,7 +82,7 @@ async fn handle(
             } else {
                 Encoder::Anthropic(anthropic::inbound::StreamEncoder::new(&chat.model))
             };
-            return Ok(reply.stream(&chat, first, rest, encoder));
+            return Ok(reply.stream(&chat, first, rest, encoder, draft));
         }
         Body::Complete(bytes) => bytes,
     };
@@ -83,6 +91,7 @@ async fn handle(
         route: Some(plan.route.clone()),
         attempts: by.attempts,
     })?;
+    draft.usage = Some(answer.usage);
     tracing::info!(
         request_id = %context::request_id(req),
         route = %plan.route,

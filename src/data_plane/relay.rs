@@ -11,6 +11,8 @@ use futures_util::{Stream, StreamExt};
 
 use super::meter::Meter;
 use super::provider_state::{ProviderState, Transcript};
+use crate::metering::log::LogDraft;
+use crate::metering::writer::LogWriter;
 use crate::providers::dispatch::StreamDecoder;
 use crate::providers::types::StreamEvent;
 use crate::providers::{ProviderError, SseEvent, anthropic, openai};
@@ -118,12 +120,11 @@ pub struct StateSink {
     pub tenant: String,
 }
 
-/// What is logged when a stream ends.
-#[derive(Debug, Clone)]
+/// Where a stream's request-log record goes when it ends.
+#[derive(Clone)]
 pub struct StreamLog {
-    pub request_id: String,
-    pub model: String,
-    pub provider: String,
+    pub draft: LogDraft,
+    pub logs: LogWriter,
 }
 
 struct Relay<S> {
@@ -133,7 +134,7 @@ struct Relay<S> {
     meter: Meter,
     queue: VecDeque<Bytes>,
     ended: bool,
-    failed: Option<String>,
+    failed: Option<ProviderError>,
     log: StreamLog,
     started: Instant,
     first_byte_ms: Option<u128>,
@@ -151,12 +152,12 @@ where
 
     fn fail(&mut self, err: &ProviderError) {
         tracing::warn!(
-            request_id = %self.log.request_id,
-            provider = %self.log.provider,
+            request_id = %self.log.draft.request_id,
+            provider = ?self.log.draft.provider,
             error = %err,
             "stream failed after it started; ending it with an error event"
         );
-        self.failed = Some(err.message.clone());
+        self.failed = Some(err.clone());
         let events = self.encoder.error(err);
         self.push(events);
         self.ended = true;
@@ -214,18 +215,31 @@ where
 
     fn log_end(&self) {
         let usage = self.meter.usage();
+        let outcome = if self.failed.is_some() {
+            "incomplete"
+        } else {
+            "complete"
+        };
+        let ttft = self
+            .first_byte_ms
+            .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+        let mut draft = self.log.draft.clone();
+        draft.usage = Some(usage);
         tracing::info!(
-            request_id = %self.log.request_id,
-            model = %self.log.model,
-            provider = %self.log.provider,
-            outcome = if self.failed.is_some() { "incomplete" } else { "complete" },
-            ttft_ms = self.first_byte_ms.map(|m| m as u64),
+            request_id = %draft.request_id,
+            route = ?draft.route,
+            provider = ?draft.provider,
+            outcome,
+            ttft_ms = ttft,
             latency_ms = self.started.elapsed().as_millis() as u64,
             prompt_tokens = usage.prompt_tokens,
             completion_tokens = usage.completion_tokens,
             usage_estimated = usage.estimated,
             "stream finished"
         );
+        if let Some(record) = draft.finish(200, self.failed.as_ref(), outcome, ttft) {
+            self.log.logs.record(record);
+        }
     }
 }
 
@@ -275,7 +289,12 @@ where
                         crate::providers::ErrorKind::Timeout,
                         format!(
                             "{} stopped sending for {}; the stream was cut",
-                            state.log.provider,
+                            state
+                                .log
+                                .draft
+                                .provider
+                                .as_deref()
+                                .unwrap_or("the provider"),
                             humantime::format_duration(state.idle_timeout)
                         ),
                     );

@@ -2,11 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
-use super::context;
 use super::dialect::Dialect;
 use super::meter::{Meter, estimate_prompt};
 use super::pipeline::{EventStream, Failed, ServedBy};
 use super::relay::{Encoder, StateSink, StreamLog, relay};
+use crate::metering::log::LogDraft;
 use crate::providers::ProviderError;
 use crate::providers::SseEvent;
 use crate::providers::dispatch::StreamDecoder;
@@ -59,6 +59,35 @@ impl Failure {
     }
 }
 
+/// Ends a request: its log record (unless a stream took it over) and its response, an error
+/// in the caller's format on failure.
+pub fn finish(
+    state: &AppState,
+    mut draft: LogDraft,
+    result: Result<HttpResponse, Failure>,
+    dialect: Dialect,
+) -> HttpResponse {
+    match result {
+        Ok(res) => {
+            if !draft.handed_off
+                && let Some(record) = draft.finish(res.status().as_u16(), None, "complete", None)
+            {
+                state.logs.record(record);
+            }
+            res
+        }
+        Err(failure) => {
+            draft.attempts = draft.attempts.max(failure.attempts);
+            if let Some(record) =
+                draft.finish(failure.error.status, Some(&failure.error), "error", None)
+            {
+                state.logs.record(record);
+            }
+            failure.respond(dialect)
+        }
+    }
+}
+
 /// What every answer of one request shares.
 pub struct Reply<'a> {
     pub req: &'a HttpRequest,
@@ -66,6 +95,16 @@ pub struct Reply<'a> {
     pub tenant: &'a str,
     pub route: &'a str,
     pub by: &'a ServedBy,
+}
+
+impl ServedBy {
+    /// Records who served in the request's log draft.
+    pub fn note(&self, draft: &mut LogDraft) {
+        draft.served_model = Some(self.deployment.name.clone());
+        draft.provider = Some(self.target.provider.clone());
+        draft.prices = self.deployment.prices;
+        draft.attempts = self.attempts;
+    }
 }
 
 impl Reply<'_> {
@@ -88,7 +127,10 @@ impl Reply<'_> {
         first: SseEvent,
         rest: EventStream,
         encoder: Encoder,
+        draft: &mut LogDraft,
     ) -> HttpResponse {
+        draft.streamed = true;
+        draft.handed_off = true;
         let translated = encoder.translates();
         let target = &self.by.target;
         let events = futures_util::stream::once(async move { Ok(first) });
@@ -98,9 +140,8 @@ impl Reply<'_> {
             encoder,
             Meter::new(estimate_prompt(chat)),
             StreamLog {
-                request_id: context::request_id(self.req),
-                model: chat.model.clone(),
-                provider: target.provider.clone(),
+                draft: draft.clone(),
+                logs: self.state.logs.clone(),
             },
             translated.then(|| StateSink {
                 store: self.state.provider_state.clone(),

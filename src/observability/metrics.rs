@@ -21,6 +21,7 @@ pub struct Metrics {
     ejected: IntGaugeVec,
     ejections: IntCounterVec,
     attempts: IntCounterVec,
+    log_records: IntCounterVec,
 }
 
 impl Metrics {
@@ -76,6 +77,14 @@ impl Metrics {
         registry.register(Box::new(ejected.clone()))?;
         registry.register(Box::new(ejections.clone()))?;
         registry.register(Box::new(attempts.clone()))?;
+        let log_records = IntCounterVec::new(
+            Opts::new(
+                "switchyard_log_records_total",
+                "Request-log records by fate: written, spooled (database unavailable) or dropped",
+            ),
+            &["fate"],
+        )?;
+        registry.register(Box::new(log_records.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -84,6 +93,7 @@ impl Metrics {
             ejected,
             ejections,
             attempts,
+            log_records,
         })
     }
 
@@ -113,6 +123,11 @@ impl Metrics {
         self.attempts
             .with_label_values(&[deployment, outcome])
             .inc();
+    }
+
+    /// Counts request-log records by fate.
+    pub fn count_log_records(&self, fate: &str, n: u64) {
+        self.log_records.with_label_values(&[fate]).inc_by(n);
     }
 
     /// The in-flight gauge.

@@ -13,6 +13,7 @@ mod health;
 mod keys;
 mod openai_surface;
 mod provider_state;
+mod request_log;
 mod routing;
 mod schema;
 mod sdk;

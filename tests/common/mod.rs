@@ -52,12 +52,17 @@ pub fn test_settings(database_url: &str) -> Settings {
         ("SWITCHYARD_SHUTDOWN_GRACE".to_owned(), "10s".to_owned()),
     ]);
     let dir = tempfile::tempdir().expect("tempdir");
-    config::load(&Sources {
+    let mut settings = config::load(&Sources {
         file: None,
         search_dir: Some(dir.path()),
         env: &env,
     })
-    .expect("test settings")
+    .expect("test settings");
+    settings.logs.spool_path = std::env::temp_dir().join(format!(
+        "switchyard-test-spool-{}.jsonl",
+        uuid::Uuid::now_v7()
+    ));
+    settings
 }
 
 /// Installs a log subscriber when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).

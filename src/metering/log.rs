@@ -1,0 +1,129 @@
+//! One request-log record, and the draft a handler fills in as the request progresses.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::cost;
+use super::prices::Prices;
+use crate::domain::time::now_millis;
+use crate::providers::ProviderError;
+use crate::providers::types::Usage;
+
+/// A finished request, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// The row's own id (UUIDv7, time-ordered).
+    pub id: String,
+    /// The `x-request-id` of the call.
+    pub request_id: String,
+    pub tenant_id: String,
+    pub team_id: Option<String>,
+    pub key_id: Option<String>,
+    /// The caller's end user (`user` field).
+    pub end_user: Option<String>,
+    pub route: Option<String>,
+    pub requested_model: Option<String>,
+    /// The deployment (model name) that answered.
+    pub served_model: Option<String>,
+    pub provider: Option<String>,
+    /// `chat.completions`, `messages` or `embeddings`.
+    pub endpoint: String,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// `complete`, `incomplete` (a stream cut after it started) or `error`.
+    pub outcome: String,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub usage: Usage,
+    pub cost_nusd: i64,
+    pub attempts: u32,
+    pub streamed: bool,
+    pub created_at: i64,
+}
+
+/// What a handler knows so far about its request.
+#[derive(Clone, Debug)]
+pub struct LogDraft {
+    started: Instant,
+    created_at: i64,
+    pub request_id: String,
+    pub endpoint: &'static str,
+    pub tenant_id: Option<String>,
+    pub team_id: Option<String>,
+    pub key_id: Option<String>,
+    pub end_user: Option<String>,
+    pub requested_model: Option<String>,
+    pub route: Option<String>,
+    pub served_model: Option<String>,
+    pub provider: Option<String>,
+    pub prices: Option<Prices>,
+    pub attempts: u32,
+    pub usage: Option<Usage>,
+    pub streamed: bool,
+    /// Set when a stream took the draft over (it logs when the stream ends).
+    pub handed_off: bool,
+}
+
+impl LogDraft {
+    /// A draft started now.
+    pub fn new(request_id: String, endpoint: &'static str) -> Self {
+        Self {
+            started: Instant::now(),
+            created_at: now_millis(),
+            request_id,
+            endpoint,
+            tenant_id: None,
+            team_id: None,
+            key_id: None,
+            end_user: None,
+            requested_model: None,
+            route: None,
+            served_model: None,
+            provider: None,
+            prices: None,
+            attempts: 0,
+            usage: None,
+            streamed: false,
+            handed_off: false,
+        }
+    }
+
+    /// The final record; `None` when the caller was never identified (nothing to attribute).
+    pub fn finish(
+        self,
+        status: u16,
+        error: Option<&ProviderError>,
+        outcome: &str,
+        ttft_ms: Option<i64>,
+    ) -> Option<LogRecord> {
+        let tenant_id = self.tenant_id?;
+        let usage = self.usage.unwrap_or_default();
+        let cost = self.prices.map_or(0, |p| cost::of(&p, &usage).0);
+        Some(LogRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            request_id: self.request_id,
+            tenant_id,
+            team_id: self.team_id,
+            key_id: self.key_id,
+            end_user: self.end_user,
+            route: self.route,
+            requested_model: self.requested_model,
+            served_model: self.served_model,
+            provider: self.provider,
+            endpoint: self.endpoint.to_owned(),
+            status,
+            error_code: error.and_then(|e| e.code.clone()),
+            error_message: error.map(|e| e.message.chars().take(500).collect()),
+            outcome: outcome.to_owned(),
+            latency_ms: i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            ttft_ms,
+            usage,
+            cost_nusd: cost,
+            attempts: self.attempts,
+            streamed: self.streamed,
+            created_at: self.created_at,
+        })
+    }
+}

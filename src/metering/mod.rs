@@ -1,0 +1,7 @@
+//! Metering: what each request cost, and the request log with its rollups.
+
+pub mod cost;
+pub mod log;
+pub mod prices;
+pub mod spool;
+pub mod writer;

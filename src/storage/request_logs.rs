@@ -1,0 +1,230 @@
+//! The request log and its hourly/daily rollups, written in batches.
+
+use std::collections::HashMap;
+
+use sea_query::{Alias, Expr, ExprTrait, Iden, OnConflict, Query};
+
+use super::{StorageError, Tx};
+use crate::metering::log::LogRecord;
+
+#[derive(Iden)]
+enum RequestLogs {
+    Table,
+    Id,
+    RequestId,
+    TenantId,
+    TeamId,
+    KeyId,
+    EndUser,
+    Route,
+    RequestedModel,
+    ServedModel,
+    Provider,
+    Endpoint,
+    Status,
+    ErrorCode,
+    ErrorMessage,
+    Outcome,
+    LatencyMs,
+    TtftMs,
+    PromptTokens,
+    CompletionTokens,
+    CachedTokens,
+    CacheWriteTokens,
+    ReasoningTokens,
+    UsageEstimated,
+    CostNusd,
+    Attempts,
+    Streamed,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+enum UsageRollups {
+    Table,
+    TenantId,
+    Granularity,
+    BucketStart,
+    TeamId,
+    KeyId,
+    Model,
+    Requests,
+    Errors,
+    PromptTokens,
+    CompletionTokens,
+    CachedTokens,
+    CostNusd,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Inserts the records (a repeated id is skipped, so replays are harmless).
+pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert.into_table(RequestLogs::Table).columns([
+        RequestLogs::Id,
+        RequestLogs::RequestId,
+        RequestLogs::TenantId,
+        RequestLogs::TeamId,
+        RequestLogs::KeyId,
+        RequestLogs::EndUser,
+        RequestLogs::Route,
+        RequestLogs::RequestedModel,
+        RequestLogs::ServedModel,
+        RequestLogs::Provider,
+        RequestLogs::Endpoint,
+        RequestLogs::Status,
+        RequestLogs::ErrorCode,
+        RequestLogs::ErrorMessage,
+        RequestLogs::Outcome,
+        RequestLogs::LatencyMs,
+        RequestLogs::TtftMs,
+        RequestLogs::PromptTokens,
+        RequestLogs::CompletionTokens,
+        RequestLogs::CachedTokens,
+        RequestLogs::CacheWriteTokens,
+        RequestLogs::ReasoningTokens,
+        RequestLogs::UsageEstimated,
+        RequestLogs::CostNusd,
+        RequestLogs::Attempts,
+        RequestLogs::Streamed,
+        RequestLogs::CreatedAt,
+    ]);
+    for r in records {
+        insert.values([
+            r.id.clone().into(),
+            r.request_id.clone().into(),
+            r.tenant_id.clone().into(),
+            r.team_id.clone().into(),
+            r.key_id.clone().into(),
+            r.end_user.clone().into(),
+            r.route.clone().into(),
+            r.requested_model.clone().into(),
+            r.served_model.clone().into(),
+            r.provider.clone().into(),
+            r.endpoint.clone().into(),
+            i64::from(r.status).into(),
+            r.error_code.clone().into(),
+            r.error_message.clone().into(),
+            r.outcome.clone().into(),
+            r.latency_ms.into(),
+            r.ttft_ms.into(),
+            tokens(r.usage.prompt_tokens).into(),
+            tokens(r.usage.completion_tokens).into(),
+            tokens(r.usage.cached_tokens).into(),
+            tokens(r.usage.cache_write_tokens).into(),
+            tokens(r.usage.reasoning_tokens).into(),
+            r.usage.estimated.into(),
+            r.cost_nusd.into(),
+            i64::from(r.attempts).into(),
+            r.streamed.into(),
+            r.created_at.into(),
+        ])?;
+    }
+    insert.on_conflict(OnConflict::column(RequestLogs::Id).do_nothing().to_owned());
+    tx.execute(&insert).await?;
+    rollup(tx, records).await
+}
+
+fn tokens(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[derive(Default)]
+struct Totals {
+    requests: i64,
+    errors: i64,
+    prompt: i64,
+    completion: i64,
+    cached: i64,
+    cost: i64,
+}
+
+/// Adds the records to the hourly and daily rollups (one upsert per group).
+async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> {
+    let mut groups: HashMap<(String, &'static str, i64, String, String, String), Totals> =
+        HashMap::new();
+    for r in records {
+        for (granularity, size) in [("hour", HOUR_MS), ("day", DAY_MS)] {
+            let key = (
+                r.tenant_id.clone(),
+                granularity,
+                r.created_at - r.created_at.rem_euclid(size),
+                r.team_id.clone().unwrap_or_default(),
+                r.key_id.clone().unwrap_or_default(),
+                r.served_model
+                    .clone()
+                    .or_else(|| r.requested_model.clone())
+                    .unwrap_or_default(),
+            );
+            let t = groups.entry(key).or_default();
+            t.requests += 1;
+            t.errors += i64::from(r.status >= 400);
+            t.prompt += tokens(r.usage.prompt_tokens);
+            t.completion += tokens(r.usage.completion_tokens);
+            t.cached += tokens(r.usage.cached_tokens);
+            t.cost += r.cost_nusd;
+        }
+    }
+    let excluded = |c: UsageRollups| Expr::col((Alias::new("excluded"), c));
+    let add = |c: UsageRollups| Expr::col((UsageRollups::Table, c)).add(excluded(c));
+    for ((tenant, granularity, bucket, team, key, model), t) in groups {
+        let upsert = Query::insert()
+            .into_table(UsageRollups::Table)
+            .columns([
+                UsageRollups::TenantId,
+                UsageRollups::Granularity,
+                UsageRollups::BucketStart,
+                UsageRollups::TeamId,
+                UsageRollups::KeyId,
+                UsageRollups::Model,
+                UsageRollups::Requests,
+                UsageRollups::Errors,
+                UsageRollups::PromptTokens,
+                UsageRollups::CompletionTokens,
+                UsageRollups::CachedTokens,
+                UsageRollups::CostNusd,
+            ])
+            .values([
+                tenant.into(),
+                granularity.into(),
+                bucket.into(),
+                team.into(),
+                key.into(),
+                model.into(),
+                t.requests.into(),
+                t.errors.into(),
+                t.prompt.into(),
+                t.completion.into(),
+                t.cached.into(),
+                t.cost.into(),
+            ])?
+            .on_conflict(
+                OnConflict::columns([
+                    UsageRollups::TenantId,
+                    UsageRollups::Granularity,
+                    UsageRollups::BucketStart,
+                    UsageRollups::TeamId,
+                    UsageRollups::KeyId,
+                    UsageRollups::Model,
+                ])
+                .value(UsageRollups::Requests, add(UsageRollups::Requests))
+                .value(UsageRollups::Errors, add(UsageRollups::Errors))
+                .value(UsageRollups::PromptTokens, add(UsageRollups::PromptTokens))
+                .value(
+                    UsageRollups::CompletionTokens,
+                    add(UsageRollups::CompletionTokens),
+                )
+                .value(UsageRollups::CachedTokens, add(UsageRollups::CachedTokens))
+                .value(UsageRollups::CostNusd, add(UsageRollups::CostNusd))
+                .to_owned(),
+            )
+            .to_owned();
+        tx.execute(&upsert).await?;
+    }
+    Ok(())
+}
