@@ -91,6 +91,8 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` is believed when finding the client address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -98,6 +100,7 @@ impl Default for ServerSettings {
         Self {
             workers: None,
             max_body_bytes: 10 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

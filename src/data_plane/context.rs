@@ -9,8 +9,8 @@ use super::dialect::auth_error;
 use super::meter::estimate_prompt;
 use crate::config::ModelMode;
 use crate::domain::time::now_millis;
-use crate::policy::auth;
 use crate::policy::snapshot::KeyPolicy;
+use crate::policy::{access, auth};
 use crate::providers::types::{ChatRequest, Part, Role};
 use crate::providers::{ErrorKind, ProviderError};
 use crate::routing::rules::Features;
@@ -20,11 +20,36 @@ use crate::state::AppState;
 /// Strict mode header: a parameter the target cannot honour is a 400 instead of being dropped.
 pub const STRICT_HEADER: &str = "x-switchyard-strict";
 
-/// Authenticates the caller's virtual key.
+/// Authenticates the caller's virtual key and checks where the call comes from.
 pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy>, ProviderError> {
     let snapshot = state.policy.current();
-    auth::authenticate(&snapshot, auth::presented_key(req.headers()), now_millis())
-        .map_err(|e| auth_error(&e))
+    let key = auth::authenticate(&snapshot, auth::presented_key(req.headers()), now_millis())
+        .map_err(|e| auth_error(&e))?;
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let denied = |code: &str, message: String| {
+        let mut e = ProviderError::new(ErrorKind::PermissionDenied, message).with_code(code);
+        e.origin = crate::providers::Origin::Caller;
+        e
+    };
+    let ip = access::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        header("x-forwarded-for"),
+        &state.settings.server.trusted_proxies,
+    );
+    if !access::ip_allowed(ip, &key.allowed_ips) {
+        let from = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+        return Err(denied(
+            "ip_not_allowed",
+            format!("This API key may not be used from {from}."),
+        ));
+    }
+    if !access::origin_allowed(header("origin"), header("referer"), &key.allowed_referrers) {
+        return Err(denied(
+            "origin_not_allowed",
+            "This API key may not be used from this origin.".to_owned(),
+        ));
+    }
+    Ok(key)
 }
 
 /// The routing plan for a request naming `name`, after checking the key may use that name.

@@ -1,5 +1,6 @@
 //! Policy on the data path: who is calling and what they may do, decided from an in-memory
 //! snapshot without touching the database.
 
+pub mod access;
 pub mod auth;
 pub mod snapshot;

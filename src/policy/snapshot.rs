@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use crate::config::{RouteSettings, validate_routes};
 use crate::data_plane::catalog::Catalog;
 use crate::domain::time::EpochMillis;
+use crate::policy::access::OriginPattern;
 use crate::routing::Router;
 use crate::storage::{self, Db, StorageError, routes, snapshot as rows};
 
@@ -40,8 +41,10 @@ pub struct KeyPolicy {
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
     pub max_concurrent: Option<i64>,
-    pub allowed_ips: Vec<String>,
-    pub allowed_referrers: Vec<String>,
+    /// Client networks the key may be used from (empty: any).
+    pub allowed_ips: Vec<ipnet::IpNet>,
+    /// Browser origins the key may be used from (empty: any).
+    pub allowed_referrers: Vec<OriginPattern>,
     pub expires_at: Option<EpochMillis>,
 }
 
@@ -84,8 +87,14 @@ impl Snapshot {
                 rpm_limit: row.rpm_limit,
                 tpm_limit: row.tpm_limit,
                 max_concurrent: row.max_concurrent,
-                allowed_ips: storage::json_list(&row.allowed_ips)?,
-                allowed_referrers: storage::json_list(&row.allowed_referrers)?,
+                allowed_ips: storage::json_list(&row.allowed_ips)?
+                    .iter()
+                    .filter_map(|c| c.parse().ok())
+                    .collect(),
+                allowed_referrers: storage::json_list(&row.allowed_referrers)?
+                    .iter()
+                    .filter_map(|p| OriginPattern::parse(p))
+                    .collect(),
                 expires_at: row.expires_at,
             });
             if let (Some(public_id), Some(hash)) =

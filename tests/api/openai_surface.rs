@@ -606,3 +606,98 @@ async fn a_rotated_keys_old_secret_works_during_the_grace_period_only() {
     );
     assert_eq!(status(rotated.key.clone()).await, 200);
 }
+
+async fn call_from(gw: &Gateway, key: &str, headers: &[(&str, &str)]) -> reqwest::StatusCode {
+    let mut req = gw
+        .app
+        .client
+        .post(format!("{}/v1/chat/completions", gw.app.address))
+        .bearer_auth(key)
+        .json(&chat("x"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.expect("send").status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_allowlists_and_origins_are_enforced_and_forwarded_for_is_not_spoofable() {
+    let Some((gw, mock)) = openai_gateway(Backend::Sqlite).await else {
+        return;
+    };
+    let mint = |ips: &[&str], origins: &[&str]| {
+        let spec = keys::KeySpec {
+            allowed_ips: ips.iter().map(|s| (*s).to_owned()).collect(),
+            allowed_referrers: origins.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        };
+        gw.app.mint_key(&gw.tenant, spec)
+    };
+    let local = mint(&["127.0.0.0/8", "::1"], &[]).await.key;
+    let remote = mint(&["203.0.113.0/24"], &[]).await.key;
+    let browser = mint(&[], &["https://*.example.com"]).await.key;
+    gw.app.wait_for_policy().await;
+
+    assert_eq!(call_from(&gw, &local, &[]).await, 200);
+    let denied = gw
+        .app
+        .post_json("/v1/chat/completions", &remote, &chat("x"))
+        .await;
+    assert_eq!(denied.status(), 403);
+    let err: Value = denied.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "ip_not_allowed");
+    // A forged X-Forwarded-For from an untrusted peer changes nothing.
+    assert_eq!(
+        call_from(&gw, &remote, &[("x-forwarded-for", "203.0.113.9")]).await,
+        403
+    );
+
+    assert_eq!(
+        call_from(&gw, &browser, &[("origin", "https://app.example.com")]).await,
+        200
+    );
+    assert_eq!(
+        call_from(&gw, &browser, &[("origin", "https://evil.io")]).await,
+        403
+    );
+    assert_eq!(call_from(&gw, &browser, &[]).await, 403);
+    assert_eq!(
+        mock.received().len(),
+        2,
+        "refused calls never reached the provider"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_believed_from_a_trusted_proxy() {
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let base = mock.base_url.clone();
+    let Some(gw) = spawn_gateway(Backend::Sqlite, move |s| {
+        add_provider(s, "openai", ProviderKind::Openai, &base, &["gpt-4o"]);
+        s.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("cidr")];
+    })
+    .await
+    else {
+        return;
+    };
+    let spec = keys::KeySpec {
+        allowed_ips: vec!["203.0.113.0/24".into()],
+        ..Default::default()
+    };
+    let remote = gw.app.mint_key(&gw.tenant, spec).await.key;
+    gw.app.wait_for_policy().await;
+    assert_eq!(
+        call_from(&gw, &remote, &[("x-forwarded-for", "203.0.113.9")]).await,
+        200
+    );
+    assert_eq!(
+        call_from(
+            &gw,
+            &remote,
+            &[("x-forwarded-for", "203.0.113.9, 198.51.100.1")]
+        )
+        .await,
+        403
+    );
+    assert_eq!(call_from(&gw, &remote, &[]).await, 403);
+}
