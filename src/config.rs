@@ -93,6 +93,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Proxies (CIDRs) whose `X-Forwarded-For` is believed when finding the client address.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Gateway replicas sharing the limits; while Redis is unavailable each replica enforces
+    /// `limit / replicas` locally.
+    pub replicas: u64,
 }
 
 impl Default for ServerSettings {
@@ -101,6 +104,7 @@ impl Default for ServerSettings {
             workers: None,
             max_body_bytes: 10 * 1024 * 1024,
             trusted_proxies: Vec::new(),
+            replicas: 1,
         }
     }
 }

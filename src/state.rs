@@ -8,6 +8,7 @@ use crate::data_plane::catalog::Catalog;
 use crate::data_plane::provider_state::ProviderState;
 use crate::metering::writer::LogWriter;
 use crate::observability::metrics::Metrics;
+use crate::policy::rate_limit::RateLimiter;
 use crate::policy::snapshot::PolicyStore;
 use crate::routing::Router;
 use crate::routing::health::Health;
@@ -39,6 +40,8 @@ pub struct Inner {
     pub health: Health,
     /// The batched request-log writer.
     pub logs: LogWriter,
+    /// Per-minute request and token limits.
+    pub limiter: RateLimiter,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -61,6 +64,13 @@ impl AppState {
             settings.logs.spool_path.clone(),
             metrics.clone(),
         );
+        let limiter = RateLimiter::new(
+            settings.redis_url.as_ref().map(|u| u.expose()),
+            settings.server.replicas,
+            metrics.clone(),
+        )
+        .await
+        .map_err(StateError::Redis)?;
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -72,6 +82,7 @@ impl AppState {
             router,
             health,
             logs,
+            limiter,
             background: vec![refresher.abort_handle()],
         })))
     }
@@ -96,6 +107,8 @@ pub enum StateError {
     Http(reqwest::Error),
     #[error("invalid route rule: {0}")]
     Routing(regex::Error),
+    #[error("invalid redis_url: {0}")]
+    Redis(redis::RedisError),
 }
 
 impl Deref for AppState {

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::dialect::Dialect;
+use super::meter::estimate_prompt;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
 use super::respond::{self, Failure, Reply};
@@ -54,6 +55,7 @@ async fn handle(
         Some(&parsed.request),
     )?;
     draft.route = Some(plan.route.clone());
+    context::enforce_limits(state, &key, estimate_prompt(&parsed.request)).await?;
     state
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);
@@ -121,6 +123,7 @@ async fn handle(
         error,
         route: Some(plan.route.clone()),
         attempts: by.attempts,
+        headers: Vec::new(),
     })?;
     draft.usage = Some(answer.usage);
     for choice in &answer.choices {

@@ -103,6 +103,72 @@ pub fn plan(
         })
 }
 
+/// Counts the call against the key's per-minute limits (requests, and the estimated prompt
+/// tokens); a refusal is a 429 with `retry-after` and OpenAI-style `x-ratelimit-*` headers.
+pub async fn enforce_limits(
+    state: &AppState,
+    key: &KeyPolicy,
+    prompt_tokens: u64,
+) -> Result<(), super::respond::Failure> {
+    let limits = [
+        ("requests", key.rpm_limit, 1),
+        ("tokens", key.tpm_limit, prompt_tokens.max(1)),
+    ];
+    for (what, limit, cost) in limits {
+        let Some(limit) = limit.and_then(|l| u64::try_from(l).ok()) else {
+            continue;
+        };
+        let scope = format!("key:{}:{what}", key.key_id);
+        let decision = state.limiter.check(&scope, limit, cost).await;
+        if decision.allowed {
+            continue;
+        }
+        let wait = decision.retry_after_ms.div_ceil(1000).max(1);
+        let mut error = ProviderError::new(
+            ErrorKind::RateLimited,
+            format!(
+                "Rate limit reached for this key: {limit} {what} per minute. Try again in {wait}s."
+            ),
+        )
+        .with_code("rate_limit_exceeded");
+        error.origin = crate::providers::Origin::Caller;
+        error.retry_after = Some(wait);
+        let headers = vec![
+            (
+                if what == "requests" {
+                    "x-ratelimit-limit-requests"
+                } else {
+                    "x-ratelimit-limit-tokens"
+                },
+                limit.to_string(),
+            ),
+            (
+                if what == "requests" {
+                    "x-ratelimit-remaining-requests"
+                } else {
+                    "x-ratelimit-remaining-tokens"
+                },
+                decision.remaining.to_string(),
+            ),
+            (
+                if what == "requests" {
+                    "x-ratelimit-reset-requests"
+                } else {
+                    "x-ratelimit-reset-tokens"
+                },
+                format!("{}ms", decision.retry_after_ms),
+            ),
+        ];
+        return Err(super::respond::Failure {
+            error,
+            route: None,
+            attempts: 0,
+            headers,
+        });
+    }
+    Ok(())
+}
+
 /// Header through which a request tags itself (comma-separated), besides `metadata.tags`.
 pub const TAGS_HEADER: &str = "x-switchyard-tags";
 

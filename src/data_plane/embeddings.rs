@@ -52,6 +52,14 @@ async fn handle(
         None,
     )?;
     draft.route = Some(plan.route.clone());
+    let tokens: u64 = parsed
+        .request
+        .input
+        .iter()
+        .map(|t| t.len() as u64)
+        .sum::<u64>()
+        .div_ceil(4);
+    context::enforce_limits(state, &key, tokens).await?;
     let served = pipeline::run(
         state,
         &context::http(req, state),

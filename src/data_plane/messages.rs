@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dialect::Dialect;
+use super::meter::estimate_prompt;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
 use super::respond::{self, Failure, Reply};
@@ -41,6 +42,7 @@ async fn handle(
     draft.end_user.clone_from(&chat.user);
     let plan = context::plan(state, &key, req, &chat.model, ModelMode::Chat, Some(&chat))?;
     draft.route = Some(plan.route.clone());
+    context::enforce_limits(state, &key, estimate_prompt(&chat)).await?;
     state.provider_state.restore(&key.tenant_id, &mut chat);
     let raw: RawObject =
         serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;
@@ -90,6 +92,7 @@ async fn handle(
         error,
         route: Some(plan.route.clone()),
         attempts: by.attempts,
+        headers: Vec::new(),
     })?;
     draft.usage = Some(answer.usage);
     tracing::info!(

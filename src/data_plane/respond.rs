@@ -19,6 +19,8 @@ pub struct Failure {
     pub error: ProviderError,
     pub route: Option<String>,
     pub attempts: u32,
+    /// Extra response headers (e.g. `x-ratelimit-*` on a 429).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl From<ProviderError> for Failure {
@@ -27,6 +29,7 @@ impl From<ProviderError> for Failure {
             error,
             route: None,
             attempts: 0,
+            headers: Vec::new(),
         }
     }
 }
@@ -38,6 +41,7 @@ impl Failure {
             error: failed.error,
             route: Some(route.to_owned()),
             attempts: failed.attempts,
+            headers: Vec::new(),
         }
     }
 
@@ -45,6 +49,14 @@ impl Failure {
     pub fn respond(self, dialect: Dialect) -> HttpResponse {
         let mut res = dialect.error_response(&self.error);
         let headers = res.headers_mut();
+        for (name, value) in &self.headers {
+            if let Ok(value) = value.parse() {
+                headers.insert(
+                    actix_web::http::header::HeaderName::from_static(name),
+                    value,
+                );
+            }
+        }
         if let Some(route) = self.route.as_deref().and_then(|r| r.parse().ok()) {
             headers.insert(
                 actix_web::http::header::HeaderName::from_static("x-switchyard-route"),

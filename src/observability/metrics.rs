@@ -22,6 +22,7 @@ pub struct Metrics {
     ejections: IntCounterVec,
     attempts: IntCounterVec,
     log_records: IntCounterVec,
+    ratelimit_degraded: IntGauge,
 }
 
 impl Metrics {
@@ -85,6 +86,11 @@ impl Metrics {
             &["fate"],
         )?;
         registry.register(Box::new(log_records.clone()))?;
+        let ratelimit_degraded = IntGauge::new(
+            "switchyard_ratelimit_degraded",
+            "1 while shared (Redis) rate limiting is unavailable and limits are per replica",
+        )?;
+        registry.register(Box::new(ratelimit_degraded.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -94,6 +100,7 @@ impl Metrics {
             ejections,
             attempts,
             log_records,
+            ratelimit_degraded,
         })
     }
 
@@ -128,6 +135,11 @@ impl Metrics {
     /// Counts request-log records by fate.
     pub fn count_log_records(&self, fate: &str, n: u64) {
         self.log_records.with_label_values(&[fate]).inc_by(n);
+    }
+
+    /// Marks shared rate limiting as unavailable (or back).
+    pub fn set_ratelimit_degraded(&self, degraded: bool) {
+        self.ratelimit_degraded.set(i64::from(degraded));
     }
 
     /// The in-flight gauge.

@@ -3,4 +3,5 @@
 
 pub mod access;
 pub mod auth;
+pub mod rate_limit;
 pub mod snapshot;

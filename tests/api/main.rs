@@ -11,6 +11,7 @@ mod config_errors;
 mod conformance;
 mod health;
 mod keys;
+mod limits;
 mod openai_surface;
 mod provider_state;
 mod request_log;
