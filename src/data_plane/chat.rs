@@ -56,6 +56,7 @@ async fn handle(
     )?;
     draft.route = Some(plan.route.clone());
     context::enforce_limits(state, &key, estimate_prompt(&parsed.request)).await?;
+    draft.settlement = context::reserve_budgets(state, &key, &plan, &parsed.request).await?;
     state
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);

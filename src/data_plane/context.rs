@@ -9,13 +9,15 @@ use super::dialect::auth_error;
 use super::meter::estimate_prompt;
 use crate::config::ModelMode;
 use crate::domain::time::now_millis;
+use crate::metering::log::Settlement;
 use crate::policy::snapshot::KeyPolicy;
-use crate::policy::{access, auth};
+use crate::policy::{access, auth, budget};
 use crate::providers::types::{ChatRequest, Part, Role};
 use crate::providers::{ErrorKind, ProviderError};
 use crate::routing::rules::Features;
 use crate::routing::{Plan, PlanError};
 use crate::state::AppState;
+use crate::storage::spend;
 
 /// Strict mode header: a parameter the target cannot honour is a 400 instead of being dropped.
 pub const STRICT_HEADER: &str = "x-switchyard-strict";
@@ -167,6 +169,69 @@ pub async fn enforce_limits(
         });
     }
     Ok(())
+}
+
+/// Reserves the request's maximum cost on every budget that applies (none: nothing to do). Over
+/// budget is a 429 `budget_exceeded` naming the budget; an unreachable arbiter refuses the call
+/// (budgets fail closed).
+pub async fn reserve_budgets(
+    state: &AppState,
+    key: &KeyPolicy,
+    plan: &Plan,
+    chat: &ChatRequest,
+) -> Result<Option<Settlement>, super::respond::Failure> {
+    let charges = {
+        let snapshot = state.policy.current();
+        budget::charges(
+            &snapshot,
+            key,
+            chat.user.as_deref(),
+            &chat.model,
+            now_millis(),
+        )
+    };
+    if charges.is_empty() {
+        return Ok(None);
+    }
+    let amount = budget::max_cost(
+        plan.candidates.iter().map(|d| d.prices.as_ref()),
+        estimate_prompt(chat),
+        chat.max_tokens,
+    );
+    match spend::reserve(&state.db, &charges, amount).await {
+        Ok(Ok(())) => Ok(Some(Settlement {
+            db: state.db.clone(),
+            charges,
+            reserved_nusd: amount,
+        })),
+        Ok(Err(i)) => {
+            let c = &charges[i];
+            let mut error = ProviderError::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "The {} budget of {} ({}) is exhausted.",
+                    c.scope_type,
+                    crate::domain::money::NanoUsd(c.limit_nusd),
+                    c.period
+                ),
+            )
+            .with_code("budget_exceeded");
+            error.origin = crate::providers::Origin::Caller;
+            error.retryable = false;
+            Err(error.into())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "budget reservation failed");
+            let mut error = ProviderError::new(
+                ErrorKind::Unavailable,
+                "Budgets cannot be checked right now; try again shortly.",
+            )
+            .with_code("budget_unavailable");
+            error.status = 503;
+            error.retry_after = Some(1);
+            Err(error.into())
+        }
+    }
 }
 
 /// Header through which a request tags itself (comma-separated), besides `metadata.tags`.

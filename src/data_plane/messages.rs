@@ -43,6 +43,7 @@ async fn handle(
     let plan = context::plan(state, &key, req, &chat.model, ModelMode::Chat, Some(&chat))?;
     draft.route = Some(plan.route.clone());
     context::enforce_limits(state, &key, estimate_prompt(&chat)).await?;
+    draft.settlement = context::reserve_budgets(state, &key, &plan, &chat).await?;
     state.provider_state.restore(&key.tenant_id, &mut chat);
     let raw: RawObject =
         serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;

@@ -43,6 +43,28 @@ pub struct LogRecord {
     pub created_at: i64,
 }
 
+/// A budget reservation to settle when the request ends.
+#[derive(Clone, Debug)]
+pub struct Settlement {
+    pub db: crate::storage::Db,
+    pub charges: Vec<crate::storage::spend::Charge>,
+    pub reserved_nusd: i64,
+}
+
+impl Settlement {
+    /// Releases the reservation and records `actual` (in the background).
+    pub fn settle(self, actual: i64) {
+        tokio::spawn(async move {
+            if let Err(e) =
+                crate::storage::spend::settle(&self.db, &self.charges, self.reserved_nusd, actual)
+                    .await
+            {
+                tracing::error!(error = %e, "budget settlement failed; the reservation stays held");
+            }
+        });
+    }
+}
+
 /// What a handler knows so far about its request.
 #[derive(Clone, Debug)]
 pub struct LogDraft {
@@ -64,6 +86,8 @@ pub struct LogDraft {
     pub streamed: bool,
     /// Set when a stream took the draft over (it logs when the stream ends).
     pub handed_off: bool,
+    /// The budget reservation, settled with the actual cost when the draft is finished.
+    pub settlement: Option<Settlement>,
 }
 
 impl LogDraft {
@@ -87,20 +111,24 @@ impl LogDraft {
             usage: None,
             streamed: false,
             handed_off: false,
+            settlement: None,
         }
     }
 
     /// The final record; `None` when the caller was never identified (nothing to attribute).
     pub fn finish(
-        self,
+        mut self,
         status: u16,
         error: Option<&ProviderError>,
         outcome: &str,
         ttft_ms: Option<i64>,
     ) -> Option<LogRecord> {
-        let tenant_id = self.tenant_id?;
         let usage = self.usage.unwrap_or_default();
         let cost = self.prices.map_or(0, |p| cost::of(&p, &usage).0);
+        if let Some(settlement) = self.settlement.take() {
+            settlement.settle(cost);
+        }
+        let tenant_id = self.tenant_id?;
         Some(LogRecord {
             id: uuid::Uuid::now_v7().to_string(),
             request_id: self.request_id,

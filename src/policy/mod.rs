@@ -3,5 +3,6 @@
 
 pub mod access;
 pub mod auth;
+pub mod budget;
 pub mod rate_limit;
 pub mod snapshot;

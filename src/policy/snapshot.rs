@@ -12,6 +12,7 @@ use crate::config::{RouteSettings, validate_routes};
 use crate::data_plane::catalog::Catalog;
 use crate::domain::time::EpochMillis;
 use crate::policy::access::OriginPattern;
+use crate::policy::budget::BudgetPolicy;
 use crate::routing::Router;
 use crate::storage::{self, Db, StorageError, routes, snapshot as rows};
 
@@ -63,6 +64,8 @@ pub struct Snapshot {
     pub suspended_tenants: Vec<String>,
     /// Tenants' own routes, which shadow platform routes of the same name.
     pub tenant_routes: HashMap<String, Router>,
+    /// Budgets by tenant.
+    pub budgets: HashMap<String, Vec<BudgetPolicy>>,
 }
 
 impl Snapshot {
@@ -128,6 +131,7 @@ impl Snapshot {
             credentials,
             suspended_tenants,
             tenant_routes: tenant_routes(db, catalog).await?,
+            budgets: budgets(db).await?,
         })
     }
 }
@@ -165,6 +169,22 @@ async fn tenant_routes(
             }
         })
         .collect())
+}
+
+async fn budgets(db: &Db) -> Result<HashMap<String, Vec<BudgetPolicy>>, StorageError> {
+    let mut by_tenant: HashMap<String, Vec<BudgetPolicy>> = HashMap::new();
+    for b in storage::budgets::all(db).await? {
+        by_tenant
+            .entry(b.tenant_id)
+            .or_default()
+            .push(BudgetPolicy {
+                scope_type: b.scope_type,
+                scope_id: b.scope_id,
+                period: b.period,
+                limit_nusd: b.limit_nusd,
+            });
+    }
+    Ok(by_tenant)
 }
 
 /// The shared, atomically swapped snapshot.

@@ -39,6 +39,7 @@ pub struct NewBudget<'a> {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct BudgetRow {
     pub id: String,
+    pub tenant_id: String,
     pub scope_type: String,
     pub scope_id: String,
     pub period: String,
@@ -89,6 +90,7 @@ pub async fn list_for_scope_type(
         Query::select()
             .columns([
                 Budgets::Id,
+                Budgets::TenantId,
                 Budgets::ScopeType,
                 Budgets::ScopeId,
                 Budgets::Period,
@@ -97,6 +99,23 @@ pub async fn list_for_scope_type(
             .from(Budgets::Table)
             .and_where(Expr::col(Budgets::TenantId).eq(tenant.as_str()))
             .and_where(Expr::col(Budgets::ScopeType).eq(scope_type)),
+    )
+    .await
+}
+
+/// Every budget (for the data-path snapshot).
+pub async fn all(db: &Db) -> Result<Vec<BudgetRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns([
+                Budgets::Id,
+                Budgets::TenantId,
+                Budgets::ScopeType,
+                Budgets::ScopeId,
+                Budgets::Period,
+                Budgets::LimitNusd,
+            ])
+            .from(Budgets::Table),
     )
     .await
 }

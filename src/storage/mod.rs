@@ -12,6 +12,7 @@ pub mod keys;
 pub mod request_logs;
 pub mod routes;
 pub mod snapshot;
+pub mod spend;
 pub mod teams;
 pub mod tenants;
 pub mod users;
