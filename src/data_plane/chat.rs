@@ -2,14 +2,13 @@
 //! or model named.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 
+use super::context;
 use super::dialect::Dialect;
 use super::meter::estimate_prompt;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
 use super::respond::{self, Failure, Reply};
-use super::{body, context};
 use crate::config::ModelMode;
 use crate::metering::log::LogDraft;
 use crate::providers::{dispatch, openai};
@@ -26,23 +25,13 @@ pub async fn chat_completions(
     respond::finish(&state, draft, result, Dialect::OpenAi)
 }
 
-#[derive(Deserialize)]
-struct UsageOnly {
-    #[serde(default)]
-    usage: Option<openai::wire::OpenAiUsage>,
-}
-
 async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     draft: &mut LogDraft,
 ) -> Result<HttpResponse, Failure> {
-    let key = context::authenticate(req, state)?;
-    draft.tenant_id = Some(key.tenant_id.clone());
-    draft.team_id.clone_from(&key.team_id);
-    draft.key_id = Some(key.key_id.clone());
-    let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
+    let (key, body) = context::admit(req, payload, state, draft).await?;
     let mut parsed = openai::inbound::parse_chat(&body)?;
     draft.requested_model = Some(parsed.request.model.clone());
     draft.end_user.clone_from(&parsed.request.user);
@@ -104,10 +93,7 @@ async fn handle(
         Body::Complete(bytes) => bytes,
     };
     if same_format {
-        let usage = serde_json::from_slice::<UsageOnly>(&bytes)
-            .ok()
-            .and_then(|u| u.usage)
-            .map(|u| openai::usage(&u));
+        let usage = openai::usage_of(&bytes);
         draft.usage = usage;
         tracing::info!(
             request_id = %context::request_id(req),

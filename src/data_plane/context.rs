@@ -9,7 +9,7 @@ use super::dialect::auth_error;
 use super::meter::estimate_prompt;
 use crate::config::ModelMode;
 use crate::domain::time::now_millis;
-use crate::metering::log::Settlement;
+use crate::metering::log::{LogDraft, Settlement};
 use crate::policy::snapshot::KeyPolicy;
 use crate::policy::{access, auth, budget};
 use crate::providers::types::{ChatRequest, Part, Role};
@@ -52,6 +52,21 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
         ));
     }
     Ok(key)
+}
+
+/// Authenticates the caller, notes who it is in the request's log draft, and reads the body.
+pub async fn admit(
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+    state: &AppState,
+    draft: &mut LogDraft,
+) -> Result<(Arc<KeyPolicy>, bytes::Bytes), ProviderError> {
+    let key = authenticate(req, state)?;
+    draft.tenant_id = Some(key.tenant_id.clone());
+    draft.team_id.clone_from(&key.team_id);
+    draft.key_id = Some(key.key_id.clone());
+    let body = super::body::read_limited(payload, state.settings.server.max_body_bytes).await?;
+    Ok((key, body))
 }
 
 /// The routing plan for a request naming `name`, after checking the key may use that name.

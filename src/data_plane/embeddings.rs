@@ -3,20 +3,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::context;
 use super::dialect::Dialect;
 use super::pipeline::{self, Body};
 use super::respond::{self, Failure, Reply};
-use super::{body, context};
 use crate::config::ModelMode;
 use crate::metering::log::LogDraft;
 use crate::providers::{ErrorKind, ProviderError, dispatch, openai};
 use crate::state::AppState;
-
-#[derive(serde::Deserialize)]
-struct UsageOnly {
-    #[serde(default)]
-    usage: Option<openai::wire::OpenAiUsage>,
-}
 
 /// The handler.
 pub async fn embeddings(
@@ -35,11 +29,7 @@ async fn handle(
     state: &AppState,
     draft: &mut LogDraft,
 ) -> Result<HttpResponse, Failure> {
-    let key = context::authenticate(req, state)?;
-    draft.tenant_id = Some(key.tenant_id.clone());
-    draft.team_id.clone_from(&key.team_id);
-    draft.key_id = Some(key.key_id.clone());
-    let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
+    let (key, body) = context::admit(req, payload, state, draft).await?;
     let parsed = openai::inbound::parse_embeddings(&body)?;
     draft.requested_model = Some(parsed.request.model.clone());
     draft.end_user.clone_from(&parsed.request.user);
@@ -98,10 +88,7 @@ async fn handle(
         return Err(ProviderError::protocol(&by.target.provider, "unexpected stream").into());
     };
     if by.target.kind.is_openai_style() {
-        draft.usage = serde_json::from_slice::<UsageOnly>(&bytes)
-            .ok()
-            .and_then(|u| u.usage)
-            .map(|u| openai::usage(&u));
+        draft.usage = openai::usage_of(&bytes);
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
     let answer = dispatch::embeddings_response(by.target.kind, &bytes, &parsed.request)?;

@@ -4,12 +4,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::context;
 use super::dialect::Dialect;
 use super::meter::estimate_prompt;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
 use super::respond::{self, Failure, Reply};
-use super::{body, context};
 use crate::config::ModelMode;
 use crate::metering::log::LogDraft;
 use crate::providers::{ProviderError, ProviderKind, RawObject, anthropic, dispatch};
@@ -32,11 +32,7 @@ async fn handle(
     state: &AppState,
     draft: &mut LogDraft,
 ) -> Result<HttpResponse, Failure> {
-    let key = context::authenticate(req, state)?;
-    draft.tenant_id = Some(key.tenant_id.clone());
-    draft.team_id.clone_from(&key.team_id);
-    draft.key_id = Some(key.key_id.clone());
-    let body = body::read_limited(payload, state.settings.server.max_body_bytes).await?;
+    let (key, body) = context::admit(req, payload, state, draft).await?;
     let mut chat = anthropic::inbound::parse_request(&body)?;
     draft.requested_model = Some(chat.model.clone());
     draft.end_user.clone_from(&chat.user);

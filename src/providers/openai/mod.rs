@@ -10,7 +10,7 @@ pub mod wire;
 pub use request::{
     RawObject, chat_request, embeddings_request, endpoint, passthrough_chat, passthrough_embeddings,
 };
-pub use response::{chat_response, embeddings_response, error_response, usage};
+pub use response::{chat_response, embeddings_response, error_response, usage, usage_of};
 pub use stream::ChatStreamDecoder;
 
 #[cfg(test)]

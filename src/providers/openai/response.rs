@@ -38,6 +38,19 @@ pub fn usage(u: &OpenAiUsage) -> Usage {
     }
 }
 
+/// The usage of a forwarded answer (chat or embeddings) without reading the rest of it.
+pub fn usage_of(body: &[u8]) -> Option<Usage> {
+    #[derive(serde::Deserialize)]
+    struct UsageOnly {
+        #[serde(default)]
+        usage: Option<OpenAiUsage>,
+    }
+    serde_json::from_slice::<UsageOnly>(body)
+        .ok()
+        .and_then(|u| u.usage)
+        .map(|u| usage(&u))
+}
+
 /// Reads a 2xx `chat.completion` body.
 pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     let wire: OpenAiChatResponse =
