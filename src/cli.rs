@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, LogFormat, Settings, Sources};
-use crate::control_plane::{Actor, keys, routes, tenants};
+use crate::control_plane::{Actor, budgets, keys, routes, tenants};
 use crate::domain::budget::BudgetPeriod;
 use crate::domain::ids::TenantId;
 use crate::domain::money::NanoUsd;
@@ -47,8 +47,55 @@ pub enum Command {
     /// Manage a tenant's own routes (they shadow platform routes of the same name).
     #[command(subcommand)]
     Route(RouteCommand),
+    /// Manage budgets on a tenant, a team, a key, an end user or a model.
+    #[command(subcommand)]
+    Budget(BudgetCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
+}
+
+/// `switchyard budget …`
+#[derive(Debug, Subcommand)]
+pub enum BudgetCommand {
+    /// Create or replace a budget.
+    Set {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// `tenant`, `team:NAME`, `key:ID`, `user:ID` (the `user` field) or `model:NAME`.
+        #[arg(long)]
+        scope: String,
+        /// The limit in USD.
+        #[arg(long, value_parser = parse_usd)]
+        usd: NanoUsd,
+        /// The period (UTC boundaries).
+        #[arg(long, value_enum, default_value_t = BudgetPeriod::Monthly)]
+        period: BudgetPeriod,
+        /// Alert thresholds in percent.
+        #[arg(long, value_delimiter = ',', default_values_t = [50u8, 80, 100])]
+        alert_at: Vec<u8>,
+    },
+    /// List the tenant's budgets.
+    List {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a budget.
+    Delete {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The budget's scope, as given to `budget set`.
+        #[arg(long)]
+        scope: String,
+        /// The budget's period.
+        #[arg(long, value_enum, default_value_t = BudgetPeriod::Monthly)]
+        period: BudgetPeriod,
+    },
 }
 
 /// `switchyard route …`
@@ -249,6 +296,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Tenant(cmd) => tenant(&settings, cmd).await,
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
+            Command::Budget(cmd) => budget(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })
@@ -398,6 +446,53 @@ async fn key_command(settings: &Settings, db: &Db, cmd: KeyCommand) -> anyhow::R
             let grace = grace.unwrap_or(settings.keys.rotation_grace);
             let issued = keys::rotate(db, &tenant, &key_id, grace, Actor::CLI).await?;
             print_issued(&issued, json, "rotated")
+        }
+    }
+}
+
+async fn budget(settings: &Settings, cmd: BudgetCommand) -> anyhow::Result<()> {
+    let db = open(settings).await?;
+    let result = budget_command(&db, cmd).await;
+    db.close().await;
+    result
+}
+
+async fn budget_command(db: &Db, cmd: BudgetCommand) -> anyhow::Result<()> {
+    match cmd {
+        BudgetCommand::Set {
+            tenant,
+            scope,
+            usd,
+            period,
+            alert_at,
+        } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let resolved = budgets::resolve_scope(db, &tenant, &scope).await?;
+            budgets::set(db, &tenant, &resolved, usd, period, &alert_at, Actor::CLI).await?;
+            println!("budget {scope}: {usd} {period}");
+            Ok(())
+        }
+        BudgetCommand::List { tenant, json } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let all = budgets::list(db, &tenant).await?;
+            if json {
+                return print_json(&all);
+            }
+            for b in all {
+                println!("{}\t{}\t${:.2}", b.scope, b.period, b.limit_usd);
+            }
+            Ok(())
+        }
+        BudgetCommand::Delete {
+            tenant,
+            scope,
+            period,
+        } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let resolved = budgets::resolve_scope(db, &tenant, &scope).await?;
+            budgets::delete(db, &tenant, &resolved, period, Actor::CLI).await?;
+            println!("deleted budget {scope} ({period})");
+            Ok(())
         }
     }
 }

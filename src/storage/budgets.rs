@@ -46,6 +46,83 @@ pub struct BudgetRow {
     pub limit_nusd: i64,
 }
 
+/// Creates or replaces the budget of a scope and period.
+pub async fn upsert(tx: &mut Tx, budget: &NewBudget<'_>) -> Result<(), StorageError> {
+    let thresholds = serde_json::Value::from(budget.alert_thresholds.to_vec()).to_string();
+    tx.execute(
+        Query::insert()
+            .into_table(Budgets::Table)
+            .columns([
+                Budgets::Id,
+                Budgets::TenantId,
+                Budgets::ScopeType,
+                Budgets::ScopeId,
+                Budgets::Period,
+                Budgets::LimitNusd,
+                Budgets::AlertThresholds,
+                Budgets::CreatedAt,
+                Budgets::UpdatedAt,
+            ])
+            .values([
+                BudgetId::generate().into(),
+                budget.tenant.into(),
+                budget.scope_type.into(),
+                budget.scope_id.into(),
+                budget.period.into(),
+                budget.limit_nusd.into(),
+                thresholds.into(),
+                budget.now.into(),
+                budget.now.into(),
+            ])?
+            .on_conflict(
+                sea_query::OnConflict::columns([
+                    Budgets::TenantId,
+                    Budgets::ScopeType,
+                    Budgets::ScopeId,
+                    Budgets::Period,
+                ])
+                .update_columns([
+                    Budgets::LimitNusd,
+                    Budgets::AlertThresholds,
+                    Budgets::UpdatedAt,
+                ])
+                .to_owned(),
+            ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes a budget; returns whether it existed.
+pub async fn delete(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    scope_type: &str,
+    scope_id: &str,
+    period: &str,
+) -> Result<bool, StorageError> {
+    let n = tx
+        .execute(
+            Query::delete()
+                .from_table(Budgets::Table)
+                .and_where(Expr::col(Budgets::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(Budgets::ScopeType).eq(scope_type))
+                .and_where(Expr::col(Budgets::ScopeId).eq(scope_id))
+                .and_where(Expr::col(Budgets::Period).eq(period)),
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// The tenant's budgets.
+pub async fn list(db: &Db, tenant: &TenantId) -> Result<Vec<BudgetRow>, StorageError> {
+    Ok(all(db)
+        .await?
+        .into_iter()
+        .filter(|b| b.tenant_id == tenant.as_str())
+        .collect())
+}
+
 /// Inserts a budget and returns its id.
 pub async fn insert(tx: &mut Tx, budget: &NewBudget<'_>) -> Result<BudgetId, StorageError> {
     let id = BudgetId::generate();

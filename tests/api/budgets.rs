@@ -103,3 +103,133 @@ async fn concurrent_requests_never_overspend_a_budget_by_more_than_one_request(b
         "refused calls never reached the provider"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_budgets_set_from_the_command_line_are_enforced() {
+    use crate::common::{run_binary, stderr, stdout};
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let url = mock.base_url.clone();
+    let Some(gw) = spawn_gateway(Backend::Sqlite, move |s| {
+        add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt"]);
+    })
+    .await
+    else {
+        return;
+    };
+    let member = gw
+        .app
+        .mint_key(
+            &gw.tenant,
+            keys::KeySpec {
+                team: Some("default".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .key;
+    let outsider = gw
+        .app
+        .mint_key(&gw.tenant, keys::KeySpec::default())
+        .await
+        .key;
+    let body = json!({ "model": "gpt", "max_tokens": 100, "messages": [{ "role": "user", "content": "x" }] });
+    gw.app.wait_for_policy().await;
+    assert_eq!(
+        gw.app
+            .post_json("/v1/chat/completions", &member, &body)
+            .await
+            .status(),
+        200
+    );
+
+    let env = [("DATABASE_URL", gw.app.test_db.url.as_str())];
+    let set = run_binary(
+        &[
+            "budget",
+            "set",
+            "--tenant",
+            "Acme",
+            "--scope",
+            "team:default",
+            "--usd",
+            "0.0001",
+            "--period",
+            "daily",
+        ],
+        &env,
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let bad = run_binary(
+        &[
+            "budget",
+            "set",
+            "--tenant",
+            "Acme",
+            "--scope",
+            "team:ghosts",
+            "--usd",
+            "1",
+        ],
+        &env,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("team `ghosts` does not exist"),
+        "{}",
+        stderr(&bad)
+    );
+    let listed: Value = serde_json::from_str(&stdout(&run_binary(
+        &["budget", "list", "--tenant", "Acme", "--json"],
+        &env,
+    )))
+    .expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["period"], "daily");
+
+    gw.app.wait_for_policy().await;
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &member, &body)
+        .await;
+    assert_eq!(res.status(), 429);
+    let err: Value = res.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "budget_exceeded");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("team budget"),
+        "{err}"
+    );
+    assert_eq!(
+        gw.app
+            .post_json("/v1/chat/completions", &outsider, &body)
+            .await
+            .status(),
+        200,
+        "other teams are unaffected"
+    );
+
+    let deleted = run_binary(
+        &[
+            "budget",
+            "delete",
+            "--tenant",
+            "Acme",
+            "--scope",
+            "team:default",
+            "--period",
+            "daily",
+        ],
+        &env,
+    );
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    gw.app.wait_for_policy().await;
+    assert_eq!(
+        gw.app
+            .post_json("/v1/chat/completions", &member, &body)
+            .await
+            .status(),
+        200
+    );
+}
