@@ -179,7 +179,7 @@ pub async fn create(
     )
     .await?;
     if let Some(limit) = spec.budget {
-        budgets::insert(
+        budgets::upsert(
             &mut tx,
             &budgets::NewBudget {
                 tenant,

@@ -123,40 +123,6 @@ pub async fn list(db: &Db, tenant: &TenantId) -> Result<Vec<BudgetRow>, StorageE
         .collect())
 }
 
-/// Inserts a budget and returns its id.
-pub async fn insert(tx: &mut Tx, budget: &NewBudget<'_>) -> Result<BudgetId, StorageError> {
-    let id = BudgetId::generate();
-    let thresholds = serde_json::Value::from(budget.alert_thresholds.to_vec()).to_string();
-    tx.execute(
-        Query::insert()
-            .into_table(Budgets::Table)
-            .columns([
-                Budgets::Id,
-                Budgets::TenantId,
-                Budgets::ScopeType,
-                Budgets::ScopeId,
-                Budgets::Period,
-                Budgets::LimitNusd,
-                Budgets::AlertThresholds,
-                Budgets::CreatedAt,
-                Budgets::UpdatedAt,
-            ])
-            .values([
-                (&id).into(),
-                budget.tenant.into(),
-                budget.scope_type.into(),
-                budget.scope_id.into(),
-                budget.period.into(),
-                budget.limit_nusd.into(),
-                thresholds.into(),
-                budget.now.into(),
-                budget.now.into(),
-            ])?,
-    )
-    .await?;
-    Ok(id)
-}
-
 /// The tenant's budgets of one scope type (e.g. every key budget).
 pub async fn list_for_scope_type(
     db: &Db,
