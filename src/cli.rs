@@ -2,6 +2,8 @@
 //! Every command takes `--config FILE` (env `SWITCHYARD_CONFIG`). Errors print one line on stderr
 //! and exit with status 1.
 
+mod alert;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +52,9 @@ pub enum Command {
     /// Manage budgets on a tenant, a team, a key, an end user or a model.
     #[command(subcommand)]
     Budget(BudgetCommand),
+    /// Manage where alerts go (webhooks, Slack, email) and read notifications.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -297,6 +302,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
             Command::Budget(cmd) => budget(&settings, cmd).await,
+            Command::Alert(cmd) => alert::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })

@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod alerts;
 mod catalog;
 mod routes;
+pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
@@ -65,6 +67,10 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[alerts]`: alert delivery retries.
+    pub alerts: AlertSettings,
+    /// `[smtp]`: email delivery (off unless `host` is set).
+    pub smtp: SmtpSettings,
 }
 
 /// `[logs]`: the request log.
@@ -181,6 +187,8 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            alerts: AlertSettings::default(),
+            smtp: SmtpSettings::default(),
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
+    /// Budget and spend alerts (notifications and deliveries).
+    pub alerts: crate::alerts::Alerts,
+    /// The master key sealing stored secrets, when configured.
+    pub master_key: Option<crate::crypto::MasterKey>,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -71,6 +75,23 @@ impl AppState {
         )
         .await
         .map_err(StateError::Redis)?;
+        let master_key = settings
+            .master_key
+            .as_ref()
+            .map(|k| crate::crypto::MasterKey::parse(k.expose()))
+            .transpose()
+            .map_err(StateError::MasterKey)?;
+        let alerts = crate::alerts::Alerts::new(db.clone());
+        let sender = crate::alerts::sender::Sender {
+            alerts: alerts.clone(),
+            settings: settings.alerts.clone(),
+            smtp: crate::alerts::sender::smtp_transport(&settings.smtp)
+                .map_err(StateError::Smtp)?,
+            smtp_from: settings.smtp.from.clone(),
+            master_key: master_key.clone(),
+            http: http.clone(),
+        };
+        let sender = tokio::spawn(sender.run());
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -83,7 +104,9 @@ impl AppState {
             health,
             logs,
             limiter,
-            background: vec![refresher.abort_handle()],
+            alerts,
+            master_key,
+            background: vec![refresher.abort_handle(), sender.abort_handle()],
         })))
     }
 
@@ -109,6 +132,10 @@ pub enum StateError {
     Routing(regex::Error),
     #[error("invalid redis_url: {0}")]
     Redis(redis::RedisError),
+    #[error("invalid master_key: {0}")]
+    MasterKey(crate::crypto::CryptoError),
+    #[error("invalid [smtp] settings: {0}")]
+    Smtp(lettre::transport::smtp::Error),
 }
 
 impl Deref for AppState {

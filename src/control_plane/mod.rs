@@ -2,6 +2,7 @@
 //! Each service validates its input, writes through the repositories in one transaction and
 //! records an audit entry in the same transaction.
 
+pub mod alerts;
 pub mod budgets;
 pub mod key_policy;
 pub mod keys;

@@ -218,6 +218,7 @@ pub async fn reserve_budgets(
             db: state.db.clone(),
             charges,
             reserved_nusd: amount,
+            alerts: state.alerts.clone(),
         })),
         Ok(Err(i)) => {
             let c = &charges[i];

@@ -49,17 +49,21 @@ pub struct Settlement {
     pub db: crate::storage::Db,
     pub charges: Vec<crate::storage::spend::Charge>,
     pub reserved_nusd: i64,
+    /// Fires the budget thresholds the settlement crosses.
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl Settlement {
     /// Releases the reservation and records `actual` (in the background).
     pub fn settle(self, actual: i64) {
         tokio::spawn(async move {
-            if let Err(e) =
-                crate::storage::spend::settle(&self.db, &self.charges, self.reserved_nusd, actual)
-                    .await
+            match crate::storage::spend::settle(&self.db, &self.charges, self.reserved_nusd, actual)
+                .await
             {
-                tracing::error!(error = %e, "budget settlement failed; the reservation stays held");
+                Ok(spent) => self.alerts.check_budgets(&self.charges, &spent).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "budget settlement failed; the reservation stays held");
+                }
             }
         });
     }

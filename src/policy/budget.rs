@@ -14,10 +14,13 @@ pub const DEFAULT_MAX_OUTPUT: u64 = 4096;
 /// A budget as the snapshot keeps it.
 #[derive(Clone, Debug)]
 pub struct BudgetPolicy {
+    pub id: String,
     pub scope_type: String,
     pub scope_id: String,
     pub period: String,
     pub limit_nusd: i64,
+    /// Alert thresholds in percent of the limit.
+    pub thresholds: Vec<u8>,
 }
 
 /// The start of the period containing `now` (UTC): midnight, Monday midnight, the 1st, or 0.
@@ -60,6 +63,8 @@ pub fn charges(
             _ => false,
         })
         .map(|b| Charge {
+            budget_id: b.id.clone(),
+            thresholds: b.thresholds.clone(),
             tenant_id: key.tenant_id.clone(),
             scope_type: b.scope_type.clone(),
             scope_id: b.scope_id.clone(),

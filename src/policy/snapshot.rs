@@ -178,6 +178,8 @@ async fn budgets(db: &Db) -> Result<HashMap<String, Vec<BudgetPolicy>>, StorageE
             .entry(b.tenant_id)
             .or_default()
             .push(BudgetPolicy {
+                thresholds: serde_json::from_str(&b.alert_thresholds).unwrap_or_default(),
+                id: b.id,
                 scope_type: b.scope_type,
                 scope_id: b.scope_id,
                 period: b.period,

@@ -7,6 +7,7 @@
 pub mod db;
 pub mod mock_provider;
 pub mod providers;
+pub mod smtp;
 pub mod world;
 
 use std::collections::BTreeMap;
