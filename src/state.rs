@@ -42,6 +42,8 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
+    /// Requests in flight per limited scope (`max_concurrent`).
+    pub concurrency: crate::policy::limits::Concurrency,
     /// Budget and spend alerts (notifications and deliveries).
     pub alerts: crate::alerts::Alerts,
     /// The master key sealing stored secrets, when configured.
@@ -71,6 +73,7 @@ impl AppState {
         let limiter = RateLimiter::new(
             settings.redis_url.as_ref().map(|u| u.expose()),
             settings.server.replicas,
+            settings.server.on_redis_failure,
             metrics.clone(),
         )
         .await
@@ -81,6 +84,12 @@ impl AppState {
             .map(|k| crate::crypto::MasterKey::parse(k.expose()))
             .transpose()
             .map_err(StateError::MasterKey)?;
+        let concurrency =
+            crate::policy::limits::Concurrency::new(if settings.redis_url.is_some() {
+                settings.server.replicas
+            } else {
+                1
+            });
         let alerts = crate::alerts::Alerts::new(db.clone());
         let sender = crate::alerts::sender::Sender {
             alerts: alerts.clone(),
@@ -92,6 +101,12 @@ impl AppState {
             http: http.clone(),
         };
         let sender = tokio::spawn(sender.run());
+        let retention = crate::metering::retention::spawn(
+            db.clone(),
+            policy.clone(),
+            settings.logs.retention_days,
+            settings.logs.retention_interval,
+        );
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -103,10 +118,15 @@ impl AppState {
             router,
             health,
             logs,
+            concurrency,
             limiter,
             alerts,
             master_key,
-            background: vec![refresher.abort_handle(), sender.abort_handle()],
+            background: vec![
+                refresher.abort_handle(),
+                sender.abort_handle(),
+                retention.abort_handle(),
+            ],
         })))
     }
 

@@ -8,6 +8,7 @@ pub mod key_policy;
 pub mod keys;
 pub mod passwords;
 pub mod routes;
+pub mod settings;
 pub mod tenants;
 
 /// Who performs an administrative action, for the audit trail.

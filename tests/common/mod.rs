@@ -244,6 +244,7 @@ pub fn add_provider(
             request_usd: None,
             max_output_tokens: Some(1024),
             context_window: None,
+            allow_unpriced: false,
         });
     }
 }

@@ -17,3 +17,6 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries (delivered_at, failed_at, next_attempt_at);
 CREATE INDEX alert_deliveries_tenant ON alert_deliveries (tenant_id, created_at);
+
+-- Team settings (JSON): the team's rate limits and, later, its other policies.
+ALTER TABLE teams ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
