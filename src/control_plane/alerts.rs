@@ -198,10 +198,13 @@ pub fn mask_target(kind: &str, target: &str) -> String {
     match (kind, url::Url::parse(target)) {
         ("slack", Ok(u)) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("")),
         ("webhook", Ok(mut u)) => {
-            if u.query().is_some() {
-                u.set_query(Some("…"));
+            let hidden = u.query().is_some();
+            u.set_query(None);
+            if hidden {
+                format!("{u}?…")
+            } else {
+                u.to_string()
             }
-            u.to_string()
         }
         _ => target.to_owned(),
     }
