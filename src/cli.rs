@@ -50,6 +50,9 @@ pub enum Command {
     /// Manage budgets on a tenant, a team, a key, an end user or a model.
     #[command(subcommand)]
     Budget(BudgetCommand),
+    /// Manage platform administrators.
+    #[command(subcommand)]
+    Admin(crate::control_plane::auth::admin_cli::AdminCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -297,6 +300,12 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
             Command::Budget(cmd) => budget(&settings, cmd).await,
+            Command::Admin(cmd) => {
+                let db = open(&settings).await?;
+                let result = crate::control_plane::auth::admin_cli::run(&db, cmd).await;
+                db.close().await;
+                result
+            }
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })

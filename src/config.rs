@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod auth;
 mod catalog;
+pub use auth::{AuthSettings, CookieSecure};
 mod routes;
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use routes::{
@@ -65,6 +67,8 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[auth]`: dashboard and admin-API sessions.
+    pub auth: AuthSettings,
 }
 
 /// `[logs]`: the request log.
@@ -181,6 +185,7 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -494,6 +499,7 @@ impl Settings {
             }
         })?;
         catalog::validate(&self.providers, &self.models)?;
+        self.auth.validate(self.listen_addr()?.ip().is_loopback())?;
         routes::validate(&self.routes, &self.models)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Value {

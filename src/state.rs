@@ -42,6 +42,8 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
+    /// Dashboard and admin-API sessions.
+    pub auth: crate::control_plane::auth::AuthState,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -71,6 +73,7 @@ impl AppState {
         )
         .await
         .map_err(StateError::Redis)?;
+        let auth = crate::control_plane::auth::AuthState::new(&settings);
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -83,6 +86,7 @@ impl AppState {
             health,
             logs,
             limiter,
+            auth,
             background: vec![refresher.abort_handle()],
         })))
     }

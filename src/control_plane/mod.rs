@@ -2,9 +2,13 @@
 //! Each service validates its input, writes through the repositories in one transaction and
 //! records an audit entry in the same transaction.
 
+pub mod api;
+pub mod api_tokens;
+pub mod auth;
 pub mod budgets;
 pub mod key_policy;
 pub mod keys;
+pub mod members;
 pub mod passwords;
 pub mod routes;
 pub mod tenants;
