@@ -100,8 +100,7 @@ impl Dashboard {
     /// Sends a request with the cookies and the CSRF header, keeping cookies set by the answer.
     pub async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let csrf = self.csrf.clone();
-        let answer = self.raw(method, path, body, Some(&csrf), &[]).await;
-        answer
+        self.raw(method, path, body, Some(&csrf), &[]).await
     }
 
     /// Sends a request with chosen CSRF token and extra headers.
