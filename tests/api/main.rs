@@ -7,6 +7,7 @@
 mod common;
 
 mod accounts;
+mod admin_api;
 mod budgets;
 mod cli;
 mod config_errors;
