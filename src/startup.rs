@@ -142,6 +142,7 @@ impl Application {
                 .service(health::metrics)
                 .configure(crate::data_plane::configure)
                 .configure(crate::control_plane::api::configure)
+                .configure(crate::control_plane::pages::configure)
                 .configure(move |cfg| {
                     if let Some(hook) = &extra {
                         hook(cfg);

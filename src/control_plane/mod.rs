@@ -9,6 +9,7 @@ pub mod budgets;
 pub mod key_policy;
 pub mod keys;
 pub mod members;
+pub mod pages;
 pub mod passwords;
 pub mod routes;
 pub mod tenants;

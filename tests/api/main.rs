@@ -16,6 +16,7 @@ mod health;
 mod keys;
 mod limits;
 mod openai_surface;
+mod pages;
 mod provider_state;
 mod request_log;
 mod routing;

@@ -235,18 +235,24 @@ pub async fn request_reset(
     body: web::Json<ResetRequest>,
 ) -> Result<HttpResponse, ApiFailure> {
     if let Some(token) = accounts::request_reset(&state.db, &body.email).await? {
-        let info = req.connection_info();
-        let link = format!("{}://{}/reset?token={token}", info.scheme(), info.host());
-        if state.auth.settings.dev_mode {
-            tracing::info!(%link, "password reset link (auth.dev_mode)");
-        } else {
-            tracing::warn!(
-                "a password reset was requested but no mailer is configured; \
-                 enable auth.dev_mode to log reset links"
-            );
-        }
+        deliver_reset_link(&req, &state, &token);
     }
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// Delivers a reset link: logged at info level in `auth.dev_mode`; no mailer exists yet, so
+/// outside development the request is only noted (without the token).
+pub fn deliver_reset_link(req: &HttpRequest, state: &AppState, token: &str) {
+    let info = req.connection_info();
+    let link = format!("{}://{}/reset?token={token}", info.scheme(), info.host());
+    if state.auth.settings.dev_mode {
+        tracing::info!(%link, "password reset link (auth.dev_mode)");
+    } else {
+        tracing::warn!(
+            "a password reset was requested but no mailer is configured; \
+             enable auth.dev_mode to log reset links"
+        );
+    }
 }
 
 /// Sets a new password with a reset token (single use, one hour); ends every session.
