@@ -119,3 +119,39 @@ impl AuthSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_required_off_loopback_unless_dev_mode() {
+        let mut auth = AuthSettings::default();
+        assert!(auth.validate(true).is_ok());
+        let err = auth.validate(false).expect_err("needs a secret");
+        assert!(err.to_string().contains("auth.jwt_secret"), "{err}");
+        auth.dev_mode = true;
+        assert!(auth.validate(false).is_ok());
+        auth.jwt_secret = Some(Secret::new("short"));
+        assert!(auth.validate(true).is_err());
+        auth.jwt_secret = Some(Secret::new("x".repeat(32)));
+        assert!(auth.validate(false).is_ok());
+        auth.session_lifetime = Duration::from_secs(60);
+        assert!(auth.validate(false).is_err());
+    }
+
+    #[test]
+    fn cookie_secure_accepts_words_and_booleans() {
+        let parse = |v: toml::Value| CookieSecure::deserialize(v).expect("parses");
+        assert_eq!(parse(toml::Value::Boolean(false)), CookieSecure::Never);
+        assert_eq!(
+            parse(toml::Value::String("auto".into())),
+            CookieSecure::Auto
+        );
+        assert_eq!(
+            parse(toml::Value::String("true".into())),
+            CookieSecure::Always
+        );
+        assert!(CookieSecure::deserialize(toml::Value::String("maybe".into())).is_err());
+    }
+}
