@@ -59,6 +59,9 @@ pub enum Command {
     /// Manage rate limits on a tenant, a team or a model.
     #[command(subcommand)]
     Limit(settings::LimitCommand),
+    /// Manage platform administrators.
+    #[command(subcommand)]
+    Admin(crate::control_plane::auth::admin_cli::AdminCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -321,6 +324,12 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Budget(cmd) => budget(&settings, cmd).await,
             Command::Alert(cmd) => alert::run(&settings, cmd).await,
             Command::Limit(cmd) => settings::limit(&settings, cmd).await,
+            Command::Admin(cmd) => {
+                let db = open(&settings).await?;
+                let result = crate::control_plane::auth::admin_cli::run(&db, cmd).await;
+                db.close().await;
+                result
+            }
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })

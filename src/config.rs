@@ -17,7 +17,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod alerts;
+mod auth;
 mod catalog;
+pub use auth::{AuthSettings, CookieSecure};
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
@@ -71,6 +73,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[smtp]`: email delivery (off unless `host` is set).
     pub smtp: SmtpSettings,
+    /// `[auth]`: dashboard and admin-API sessions.
+    pub auth: AuthSettings,
 }
 
 /// `[logs]`: the request log.
@@ -200,6 +204,7 @@ impl Default for Settings {
             logs: LogSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -513,6 +518,7 @@ impl Settings {
             }
         })?;
         catalog::validate(&self.providers, &self.models)?;
+        self.auth.validate(self.listen_addr()?.ip().is_loopback())?;
         routes::validate(&self.routes, &self.models)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Value {

@@ -48,6 +48,8 @@ pub struct Inner {
     pub alerts: crate::alerts::Alerts,
     /// The master key sealing stored secrets, when configured.
     pub master_key: Option<crate::crypto::MasterKey>,
+    /// Dashboard and admin-API sessions.
+    pub auth: crate::control_plane::auth::AuthState,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -107,6 +109,7 @@ impl AppState {
             settings.logs.retention_days,
             settings.logs.retention_interval,
         );
+        let auth = crate::control_plane::auth::AuthState::new(&settings);
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -127,6 +130,7 @@ impl AppState {
                 sender.abort_handle(),
                 retention.abort_handle(),
             ],
+            auth,
         })))
     }
 

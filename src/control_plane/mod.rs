@@ -3,9 +3,14 @@
 //! records an audit entry in the same transaction.
 
 pub mod alerts;
+pub mod api;
+pub mod api_tokens;
+pub mod auth;
 pub mod budgets;
 pub mod key_policy;
 pub mod keys;
+pub mod members;
+pub mod pages;
 pub mod passwords;
 pub mod routes;
 pub mod settings;

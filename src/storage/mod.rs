@@ -5,17 +5,21 @@
 //! by it.
 
 pub mod alerts;
+pub mod api_tokens;
 pub mod audit;
 pub mod budgets;
 pub mod change_versions;
 mod connect;
 pub mod keys;
+pub mod notifications;
 pub mod request_logs;
 pub mod routes;
+pub mod sessions;
 pub mod snapshot;
 pub mod spend;
 pub mod teams;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};

@@ -7,6 +7,8 @@
 mod common;
 
 mod alerts;
+mod accounts;
+mod admin_api;
 mod budgets;
 mod cli;
 mod config_errors;
@@ -16,6 +18,7 @@ mod health;
 mod keys;
 mod limits;
 mod openai_surface;
+mod pages;
 mod provider_state;
 mod request_log;
 mod routing;
