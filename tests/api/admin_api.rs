@@ -18,6 +18,7 @@ use crate::common::{Backend, TestApp, add_provider, spawn_app, spawn_app_with};
 use crate::on_both_backends;
 
 on_both_backends!(
+    keys_are_edited_through_the_api,
     admin_tokens_authenticate_with_their_role,
     viewers_cannot_mint_keys,
     another_tenants_objects_are_404_on_every_route,
@@ -53,6 +54,100 @@ async fn tenant_of(d: &mut Dashboard) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+async fn keys_are_edited_through_the_api(backend: Backend) {
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let url = mock.base_url.clone();
+    let Some(app) = spawn_app_with(
+        backend,
+        move |s| add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt-a", "gpt-b"]),
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let mut owner = Dashboard::signup(&app, "ada@acme.test", "Acme").await;
+    let key = owner
+        .post("/api/v1/keys", json!({ "name": "k", "rpm": 100 }))
+        .await
+        .body;
+    let id = key["id"].as_str().unwrap();
+    let secret = key["key"].as_str().unwrap();
+    app.wait_for_policy().await;
+    let chat =
+        |model: &str| json!({ "model": model, "messages": [{ "role": "user", "content": "hi" }] });
+    assert_eq!(
+        app.post_json("/v1/chat/completions", secret, &chat("gpt-a"))
+            .await
+            .status(),
+        200
+    );
+
+    let path = format!("/api/v1/keys/{id}");
+    let edited = owner
+        .call(Method::PATCH, &path, Some(json!({ "name": "renamed", "models": ["gpt-b"], "tpm": 5000, "allowed_ips": ["127.0.0.1"] })))
+        .await;
+    assert_eq!(edited.status, 200, "{edited:?}");
+    assert_eq!(edited.body["name"], "renamed");
+    assert_eq!(edited.body["models"], json!(["gpt-b"]));
+    assert_eq!(edited.body["rpm"], 100, "fields left out keep their value");
+    assert_eq!(edited.body["tpm"], 5000);
+    assert_eq!(edited.body["allowed_ips"], json!(["127.0.0.1/32"]));
+    // The data path follows within a second.
+    let started = Instant::now();
+    while app
+        .post_json("/v1/chat/completions", secret, &chat("gpt-a"))
+        .await
+        .status()
+        == 200
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "model restriction took over 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        app.post_json("/v1/chat/completions", secret, &chat("gpt-b"))
+            .await
+            .status(),
+        200
+    );
+
+    let cleared = owner
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({ "rpm": null, "expires_in": "30d" })),
+        )
+        .await;
+    assert_eq!(cleared.body["rpm"], Value::Null, "{cleared:?}");
+    assert!(cleared.body["expires_at"].is_string());
+    let bad = owner
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({ "allowed_ips": ["nope"] })),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["error"]["field"], "allowed_ips");
+    let unknown = owner
+        .call(Method::PATCH, &path, Some(json!({ "colour": "red" })))
+        .await;
+    assert_eq!(unknown.status, 400);
+    let audit = owner.get("/api/v1/audit").await;
+    let update = audit.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["action"] == "key.update")
+        .cloned()
+        .unwrap();
+    assert_eq!(update["before"]["name"], "k");
+    assert_eq!(update["after"]["name"], "renamed");
 }
 
 async fn admin_tokens_authenticate_with_their_role(backend: Backend) {
@@ -321,6 +416,8 @@ async fn another_tenants_objects_are_404_on_every_route(backend: Backend) {
             Some(json!({ "grace": "1h" }))
         } else if concrete.ends_with("/members") {
             Some(json!({ "user_id": objects.user }))
+        } else if method == Method::PATCH && concrete.starts_with("/api/v1/keys/") {
+            Some(json!({ "name": "hijacked", "rpm": 1 }))
         } else if method == Method::PATCH {
             Some(json!({ "role": "viewer" }))
         } else {

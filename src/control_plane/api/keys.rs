@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiFailure;
 use crate::control_plane::auth::principal::Principal;
+use crate::control_plane::key_update::{self, KeyChanges};
 use crate::control_plane::keys::{self, IssuedKey, KeySpec, KeySummary};
 use crate::domain::budget::BudgetPeriod;
 use crate::domain::money::NanoUsd;
@@ -38,6 +39,35 @@ pub struct CreateKeyRequest {
     pub allowed_referrers: Vec<String>,
     /// A duration such as `30d`.
     pub expires_in: Option<String>,
+}
+
+/// Changes to a key; fields left out keep their value, `null` clears a limit or the expiry.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    pub name: Option<String>,
+    pub models: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub rpm: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub tpm: Option<Option<u32>>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub allowed_referrers: Option<Vec<String>>,
+    /// A duration from now such as `30d`, or `null` for no expiry.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub expires_in: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Rotation options.
@@ -139,6 +169,34 @@ pub async fn rotate(
     };
     let issued = keys::rotate(&state.db, &p.tenant, &id, grace, p.actor()).await?;
     Ok(HttpResponse::Ok().json(issued))
+}
+
+/// Edits a key (admin).
+#[utoipa::path(patch, path = "/api/v1/keys/{id}", tag = "keys",
+    params(("id" = String, Path)), request_body = UpdateKeyRequest,
+    responses((status = 200, body = KeySummary), (status = 400), (status = 403), (status = 404)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<String>,
+    body: web::Json<UpdateKeyRequest>,
+) -> Result<HttpResponse, ApiFailure> {
+    p.require(Role::Admin)?;
+    let body = body.into_inner();
+    let changes = KeyChanges {
+        name: body.name,
+        models: body.models,
+        rpm: body.rpm,
+        tpm: body.tpm,
+        allowed_ips: body.allowed_ips,
+        allowed_referrers: body.allowed_referrers,
+        expires_in: body
+            .expires_in
+            .map(|v| v.map(|t| duration("expires_in", &t)).transpose())
+            .transpose()?,
+    };
+    key_update::update(&state.db, &p.tenant, &id, changes, p.actor()).await?;
+    get(state, p, id).await
 }
 
 /// Revokes a key (effective on the data path within a second).

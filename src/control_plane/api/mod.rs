@@ -41,6 +41,7 @@ api_routes! {
     get "/v1/keys" => keys::list,
     post "/v1/keys" => keys::create,
     get "/v1/keys/{id}" => keys::get,
+    patch "/v1/keys/{id}" => keys::update,
     delete "/v1/keys/{id}" => keys::revoke,
     post "/v1/keys/{id}/rotate" => keys::rotate,
     get "/v1/teams" => teams::list_teams,
@@ -108,7 +109,7 @@ impl Modify for SecuritySchemes {
     paths(
         auth::csrf, auth::signup, auth::login, auth::logout, auth::change_password,
         auth::request_reset, auth::confirm_reset, auth::me,
-        keys::list, keys::create, keys::get, keys::revoke, keys::rotate,
+        keys::list, keys::create, keys::get, keys::update, keys::revoke, keys::rotate,
         teams::list_teams, teams::create_team, teams::add_team_member, teams::remove_team_member,
         teams::list_members, teams::set_role, teams::remove_member,
         budgets::list, budgets::set, budgets::delete,
