@@ -7,6 +7,7 @@ pub mod api;
 pub mod api_tokens;
 pub mod auth;
 pub mod budgets;
+pub mod dashboard;
 pub mod key_policy;
 pub mod key_update;
 pub mod keys;

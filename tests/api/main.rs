@@ -6,9 +6,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod alerts;
 mod accounts;
 mod admin_api;
+mod alerts;
 mod budgets;
 mod cli;
 mod config_errors;
