@@ -17,6 +17,8 @@ const HTMX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/htmx.min.js"));
 const APP_CSS: &str = include_str!("../../static/app.css");
 /// The dashboard's only script besides htmx (copy buttons).
 const APP_JS: &str = include_str!("../../static/app.js");
+/// The icon.
+const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 /// Mounts the pages and their static assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,6 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/static/app.css", web::get().to(css))
         .route("/static/htmx.min.js", web::get().to(htmx))
         .route("/static/app.js", web::get().to(app_js))
+        .route("/static/favicon.svg", web::get().to(favicon))
+        .route("/favicon.ico", web::get().to(favicon))
         .configure(super::dashboard::configure);
 }
 
@@ -451,6 +455,13 @@ async fn app_js() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(APP_JS)
+}
+
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
 }
 
 async fn htmx() -> HttpResponse {
