@@ -13,6 +13,7 @@ mod budgets;
 mod cli;
 mod config_errors;
 mod conformance;
+mod dashboard_pages;
 mod governance;
 mod health;
 mod keys;

@@ -124,6 +124,7 @@ try {
   await page.getByRole("button", { name: "Save budget" }).click();
   await expectText("table td", "Team research");
   await expectText("table td", "$25.00");
+  await expectText("table td", "80%");
 
   step("see the spend in Usage");
   const usage = await pollFor(`${base}/app/usage?group_by=team&days=7`, "#usage-table", "research");

@@ -7,20 +7,20 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Ctx, blank_none, dashboard_page, failure, render, see_other, to_login};
+use super::{Ctx, blank_none, dashboard_page, failure, render, see_other, to_login, usd};
 use crate::control_plane::alerts::{
     self, AddedDestination, AlertError, DestinationSummary, NewDestination,
 };
 use crate::control_plane::api::error::ApiFailure;
 use crate::control_plane::auth::principal::Principal;
-use crate::control_plane::budgets::{self, BudgetSummary};
+use crate::control_plane::budgets;
 use crate::control_plane::members::{self, TeamView};
 use crate::domain::budget::BudgetPeriod;
 use crate::domain::money::NanoUsd;
 use crate::domain::role::Role;
 use crate::domain::time::now_millis;
 use crate::state::AppState;
-use crate::storage::notifications;
+use crate::storage::{budgets as budget_rows, notifications};
 
 impl From<AlertError> for ApiFailure {
     fn from(e: AlertError) -> Self {
@@ -38,13 +38,15 @@ impl From<AlertError> for ApiFailure {
 /// A budget row: `scope` is what the delete form sends back (team by name).
 pub struct BudgetRow {
     pub label: String,
+    pub alerts: String,
     pub scope: String,
     pub period: String,
     pub limit: String,
 }
 
-fn budget_row(b: BudgetSummary, teams: &[TeamView]) -> BudgetRow {
-    let (kind, id) = b.scope.split_once(':').unwrap_or((b.scope.as_str(), ""));
+fn budget_row(b: budget_rows::BudgetRow, teams: &[TeamView]) -> BudgetRow {
+    let (kind, id) = (b.scope_type.as_str(), b.scope_id.as_str());
+    let raw_scope = format!("{kind}:{id}");
     let (label, scope) = match kind {
         "tenant" => ("The whole organisation".to_owned(), "tenant".to_owned()),
         "team" => {
@@ -54,15 +56,25 @@ fn budget_row(b: BudgetSummary, teams: &[TeamView]) -> BudgetRow {
                 .map_or(id, |t| t.name.as_str());
             (format!("Team {name}"), format!("team:{name}"))
         }
-        "key" => (format!("Key {id}"), b.scope.clone()),
-        "user" => (format!("End user {id}"), b.scope.clone()),
-        "model" => (format!("Model {id}"), b.scope.clone()),
-        _ => (b.scope.clone(), b.scope.clone()),
+        "key" => (format!("Key {id}"), raw_scope),
+        "user" => (format!("End user {id}"), raw_scope),
+        "model" => (format!("Model {id}"), raw_scope),
+        _ => (raw_scope.clone(), raw_scope),
     };
+    let alerts: Vec<u8> = serde_json::from_str(&b.alert_thresholds).unwrap_or_default();
     BudgetRow {
         label,
         scope,
-        limit: format!("${:.2}", b.limit_usd),
+        alerts: if alerts.is_empty() {
+            "none".into()
+        } else {
+            alerts
+                .iter()
+                .map(|a| format!("{a}%"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        limit: usd(b.limit_nusd),
         period: b.period,
     }
 }
@@ -100,7 +112,7 @@ async fn show(
     let mut ctx = Ctx::new(req, state, p, "Budgets & alerts", "budgets").await;
     let loaded = async {
         Ok::<_, ApiFailure>((
-            budgets::list(&state.db, &p.tenant).await?,
+            budget_rows::list(&state.db, &p.tenant).await?,
             members::list_teams(&state.db, &p.tenant).await?,
             alerts::list(&state.db, &p.tenant).await?,
             notifications::list(&state.db, &p.tenant, false, 50).await?,

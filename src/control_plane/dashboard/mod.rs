@@ -199,14 +199,22 @@ pub fn failure(e: &ApiFailure) -> (StatusCode, String) {
             message,
         } if !message.contains(field.as_str()) => format!("{field}: {message}"),
         other => {
-            let text = other.to_string();
+            let text = match other {
+                // A sentence already ("team `x` does not exist"), not an object's name.
+                ApiFailure::NotFound(what) if what.contains(' ') => what.clone(),
+                _ => other.to_string(),
+            };
             let mut chars = text.chars();
             chars.next().map_or(text.clone(), |first| {
                 first.to_uppercase().chain(chars).collect()
             })
         }
     };
-    (status, message)
+    if message.ends_with(['.', '!', '?']) {
+        (status, message)
+    } else {
+        (status, format!("{message}."))
+    }
 }
 
 /// Nano-USD as dollars: cents for whole amounts, more digits for small ones.

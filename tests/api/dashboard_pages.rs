@@ -1,0 +1,267 @@
+//! The dashboard pages over plain HTTP forms (no JavaScript): every page renders with the
+//! security headers for a signed-in user and sends visitors to the login page; actions need
+//! the CSRF token; viewers read but cannot change anything; another tenant's key is a 404.
+
+use switchyard::domain::ids::{TenantId, UserId};
+use switchyard::domain::role::Role;
+use switchyard::domain::time::now_millis;
+use switchyard::storage::{keys, users};
+
+use super::pages::{Browser, Page, assert_hardened, csrf_field};
+use crate::common::dashboard::PASSWORD;
+use crate::common::{Backend, TestApp, spawn_app};
+use crate::on_both_backends;
+
+on_both_backends!(
+    every_page_renders_and_actions_need_the_token,
+    viewers_read_only_and_other_tenants_get_404,
+);
+
+const PAGES: &[&str] = &[
+    "/app",
+    "/app/keys",
+    "/app/teams",
+    "/app/budgets",
+    "/app/usage",
+    "/app/usage?group_by=key&days=7",
+    "/app/logs",
+    "/app/logs?status=200&from=2026-01-01T00:00",
+    "/app/audit",
+    "/app/settings",
+];
+
+async fn sign_up(app: &TestApp, email: &str, organization: &str) -> (Browser, String) {
+    let mut browser = Browser::new(app);
+    let form = browser.get("/signup").await;
+    let token = csrf_field(&form.html);
+    let done = browser
+        .post(
+            "/signup",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", PASSWORD),
+                ("organization", organization),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let tenant = users::find_by_email(&app.db, email)
+        .await
+        .unwrap()
+        .map(|u| u.id)
+        .unwrap();
+    let tenant = users::memberships_of_user(&app.db, &tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+        .tenant_id;
+    (browser, tenant)
+}
+
+async fn log_in(app: &TestApp, email: &str) -> Browser {
+    let mut browser = Browser::new(app);
+    let form = browser.get("/login").await;
+    let token = csrf_field(&form.html);
+    let done = browser
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    browser
+}
+
+async fn add_user(app: &TestApp, tenant: &str, email: &str, role: Role) {
+    let id = UserId::generate();
+    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
+        .await
+        .unwrap();
+    let mut tx = app.db.begin().await.unwrap();
+    users::insert(&mut tx, &id, email, &hash, now_millis())
+        .await
+        .unwrap();
+    users::add_membership(
+        &mut tx,
+        &TenantId::from_db(tenant.into()),
+        &id,
+        role,
+        now_millis(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The page's token for the next form post.
+async fn page_token(browser: &mut Browser, path: &str) -> (Page, String) {
+    let page = browser.get(path).await;
+    let token = csrf_field(&page.html);
+    (page, token)
+}
+
+async fn mint(browser: &mut Browser, name: &str) -> Page {
+    let (_, token) = page_token(browser, "/app/keys").await;
+    browser
+        .post("/app/keys", &[("csrf_token", &token), ("name", name)])
+        .await
+}
+
+async fn every_page_renders_and_actions_need_the_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut visitor = Browser::new(&app);
+    for path in PAGES {
+        assert_eq!(
+            visitor.get(path).await.location.as_deref(),
+            Some("/login"),
+            "{path}"
+        );
+    }
+    let (mut owner, _) = sign_up(&app, "owner@pages.test", "Pages").await;
+    let overview = owner.get("/app").await;
+    assert!(overview.html.contains("Get started"), "{}", overview.html);
+    for path in PAGES {
+        let page = owner.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.html);
+        assert_hardened(&page, path);
+    }
+
+    let minted = mint(&mut owner, "first").await;
+    assert_eq!(minted.status, 200, "{}", minted.html);
+    assert!(minted.html.contains("id=\"new-key-secret\""));
+    assert!(minted.html.contains("sy_live_"));
+    assert_hardened(&minted, "minted");
+    // Shown once: the list shows only the prefix afterwards.
+    let listed = owner.get("/app/keys").await;
+    assert!(!listed.html.contains("id=\"new-key-secret\""));
+    assert!(listed.html.contains("first"));
+
+    let forged = owner.post("/app/keys", &[("name", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let (_, token) = page_token(&mut owner, "/app/budgets").await;
+    let budget = owner
+        .post(
+            "/app/budgets",
+            &[
+                ("csrf_token", &token),
+                ("scope_kind", "tenant"),
+                ("usd", "12.50"),
+                ("period", "monthly"),
+                ("alert_at", "80"),
+            ],
+        )
+        .await;
+    assert_eq!(budget.status, 303, "{}", budget.html);
+    let budgets = owner.get("/app/budgets").await;
+    assert!(budgets.html.contains("$12.50") && budgets.html.contains("80%"));
+    let bad = owner
+        .post(
+            "/app/budgets",
+            &[
+                ("csrf_token", &token),
+                ("scope_kind", "team"),
+                ("team", "nope"),
+                ("usd", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        bad.status, 404,
+        "another tenant's (or no) team is a missing object"
+    );
+    assert!(
+        bad.html.contains("Team `nope` does not exist."),
+        "{}",
+        bad.html
+    );
+    assert!(bad.html.contains("role=\"alert\""), "{}", bad.html);
+
+    let csv = owner.get("/app/usage.csv?group_by=model").await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(csv.html.starts_with("model,name,requests,"), "{}", csv.html);
+}
+
+async fn viewers_read_only_and_other_tenants_get_404(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (mut owner, tenant) = sign_up(&app, "owner@a.test", "Tenant A").await;
+    assert_eq!(mint(&mut owner, "a-key").await.status, 200);
+    let tenant_id = TenantId::from_db(tenant.clone());
+    let key_id = keys::list(&app.db, &tenant_id).await.unwrap()[0].id.clone();
+
+    add_user(&app, &tenant, "viewer@a.test", Role::Viewer).await;
+    let mut viewer = log_in(&app, "viewer@a.test").await;
+    for path in PAGES.iter().filter(|p| **p != "/app/audit") {
+        assert_eq!(viewer.get(path).await.status, 200, "{path}");
+    }
+    let audit = viewer.get("/app/audit").await;
+    assert_eq!(audit.status, 403, "the audit log is for admins");
+    assert!(!audit.html.contains("key.create"));
+    let (keys_page, token) = page_token(&mut viewer, "/app/keys").await;
+    assert!(
+        !keys_page.html.contains("Mint key"),
+        "viewers see no mint form"
+    );
+    assert!(
+        !keys_page.html.contains("/revoke"),
+        "viewers see no revoke button"
+    );
+    let refused = viewer
+        .post("/app/keys", &[("csrf_token", &token), ("name", "nope")])
+        .await;
+    assert_eq!(refused.status, 403);
+    for path in [
+        format!("/app/keys/{key_id}/revoke"),
+        format!("/app/keys/{key_id}/rotate"),
+    ] {
+        assert_eq!(
+            viewer.post(&path, &[("csrf_token", &token)]).await.status,
+            403,
+            "{path}"
+        );
+    }
+    let settings = viewer
+        .post(
+            "/app/settings",
+            &[("csrf_token", &token), ("timezone", "Europe/Paris")],
+        )
+        .await;
+    assert_eq!(settings.status, 403);
+    assert_eq!(keys::list(&app.db, &tenant_id).await.unwrap().len(), 1);
+
+    let (mut other, _) = sign_up(&app, "owner@b.test", "Tenant B").await;
+    assert_eq!(other.get(&format!("/app/keys/{key_id}")).await.status, 404);
+    let (_, token) = page_token(&mut other, "/app/keys").await;
+    for path in [
+        format!("/app/keys/{key_id}/revoke"),
+        format!("/app/keys/{key_id}/rotate"),
+        format!("/app/keys/{key_id}"),
+    ] {
+        let page = other
+            .post(&path, &[("csrf_token", &token), ("name", "stolen")])
+            .await;
+        assert_eq!(page.status, 404, "{path}: {}", page.html);
+    }
+    let key = keys::find(&app.db, &tenant_id, &key_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(key.revoked_at.is_none());
+    assert_eq!(key.name, "a-key");
+}
