@@ -78,6 +78,7 @@ struct UsagePage {
     rows: Vec<GroupRow>,
     max_cost: i64,
     group_by: &'static str,
+    group_label: &'static str,
     days: i64,
     has_usage: bool,
 }
@@ -211,6 +212,12 @@ pub async fn page(
         has_usage: days.iter().any(|d| d.requests > 0),
         rows,
         group_by: q.group_name(),
+        group_label: match q.group_by() {
+            GroupBy::Team => "Team",
+            GroupBy::Key => "Key",
+            GroupBy::User => "End user",
+            _ => "Model",
+        },
         days: q.days(),
     };
     render(StatusCode::OK, &page)
