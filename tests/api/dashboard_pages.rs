@@ -194,6 +194,109 @@ async fn every_page_renders_and_actions_need_the_token(backend: Backend) {
             .starts_with("text/csv")
     );
     assert!(csv.html.starts_with("model,name,requests,"), "{}", csv.html);
+
+    // Delete the budget, add an alert destination, change settings, edit the key.
+    let deleted = owner
+        .post(
+            "/app/budgets/delete",
+            &[
+                ("csrf_token", &token),
+                ("scope", "tenant"),
+                ("period", "monthly"),
+            ],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.html);
+    assert!(!owner.get("/app/budgets").await.html.contains("$12.50"));
+    let email = owner
+        .post(
+            "/app/alerts",
+            &[
+                ("csrf_token", &token),
+                ("kind", "email"),
+                ("target", "ops@pages.test"),
+            ],
+        )
+        .await;
+    assert_eq!(email.status, 303, "{}", email.html);
+    assert!(
+        owner
+            .get("/app/budgets")
+            .await
+            .html
+            .contains("ops@pages.test")
+    );
+
+    let saved = owner
+        .post(
+            "/app/settings",
+            &[
+                ("csrf_token", &token),
+                ("timezone", "Europe/Paris"),
+                ("retention_days", "30"),
+                ("log_bodies", "on"),
+                ("ip_allowlist", "203.0.113.0/24\n198.51.100.7"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let settings = owner.get("/app/settings").await;
+    assert!(settings.html.contains("Europe/Paris") && settings.html.contains("203.0.113.0/24"));
+    assert!(
+        settings
+            .html
+            .contains("id=\"s-bodies\" name=\"log_bodies\" type=\"checkbox\" checked")
+    );
+    assert!(
+        !settings
+            .html
+            .contains("id=\"s-cost\" name=\"cost_tracking\" type=\"checkbox\" checked")
+    );
+    let wrong_zone = owner
+        .post(
+            "/app/settings",
+            &[("csrf_token", &token), ("timezone", "Mars/Olympus")],
+        )
+        .await;
+    assert_eq!(wrong_zone.status, 400);
+    assert!(
+        wrong_zone.html.contains("Mars/Olympus"),
+        "{}",
+        wrong_zone.html
+    );
+
+    let listed = owner.get("/app/keys").await;
+    let marker = "href=\"/app/keys/";
+    let start = listed.html.find(marker).expect("edit link") + marker.len();
+    let key_id = listed.html[start..].split('"').next().unwrap().to_owned();
+    let edited = owner
+        .post(
+            &format!("/app/keys/{key_id}"),
+            &[
+                ("csrf_token", &token),
+                ("name", "renamed"),
+                ("models", "gpt-a, gpt-b"),
+                ("rpm", "60"),
+                ("tpm", ""),
+                ("allowed_ips", ""),
+                ("allowed_referrers", ""),
+                ("expires_in", "30d"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, 303, "{}", edited.html);
+    let listed = owner.get("/app/keys").await.html;
+    assert!(
+        listed.contains("renamed") && listed.contains("60 RPM") && listed.contains("gpt-a, gpt-b")
+    );
+    let zero = owner
+        .post(
+            &format!("/app/keys/{key_id}"),
+            &[("csrf_token", &token), ("name", "renamed"), ("rpm", "0")],
+        )
+        .await;
+    assert_eq!(zero.status, 400);
+    assert!(zero.html.contains("rpm"), "{}", zero.html);
 }
 
 async fn viewers_read_only_and_other_tenants_get_404(backend: Backend) {
