@@ -88,7 +88,8 @@ fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     res
 }
 
-fn signed_in(state: &AppState, opened: OpenedSession) -> HttpResponse {
+/// Sets the session cookie of a new session and goes to the dashboard.
+pub(crate) fn signed_in(state: &AppState, opened: OpenedSession) -> HttpResponse {
     see_other("/app")
         .cookie(state.auth.cookie(
             state.auth.session_cookie(),

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod budgets;
 pub mod change_versions;
 mod connect;
+pub mod invitations;
 pub mod keys;
 pub mod notifications;
 pub mod request_logs;

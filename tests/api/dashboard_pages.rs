@@ -15,6 +15,7 @@ use crate::on_both_backends;
 on_both_backends!(
     every_page_renders_and_actions_need_the_token,
     viewers_read_only_and_other_tenants_get_404,
+    invitations_join_new_and_existing_users_once,
 );
 
 const PAGES: &[&str] = &[
@@ -367,4 +368,131 @@ async fn viewers_read_only_and_other_tenants_get_404(backend: Backend) {
         .unwrap();
     assert!(key.revoked_at.is_none());
     assert_eq!(key.name, "a-key");
+}
+
+fn invite_token(html: &str) -> String {
+    let marker = "/invite?token=";
+    let start = html.find(marker).expect("invitation link") + marker.len();
+    html[start..].split('<').next().unwrap().to_owned()
+}
+
+async fn invite(owner: &mut Browser, email: &str, role: &str) -> Page {
+    let (_, token) = page_token(owner, "/app/teams").await;
+    owner
+        .post(
+            "/app/invitations",
+            &[("csrf_token", &token), ("email", email), ("role", role)],
+        )
+        .await
+}
+
+async fn accept(app: &TestApp, invitation: &str, password: &str) -> (Browser, Page) {
+    let mut guest = Browser::new(app);
+    let form = guest.get("/login").await;
+    let token = csrf_field(&form.html);
+    let page = guest
+        .post(
+            "/invite",
+            &[
+                ("csrf_token", &token),
+                ("token", invitation),
+                ("password", password),
+            ],
+        )
+        .await;
+    (guest, page)
+}
+
+async fn invitations_join_new_and_existing_users_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (mut owner, tenant) = sign_up(&app, "owner@inv.test", "Inviters").await;
+    let issued = invite(&mut owner, "New@Inv.test", "viewer").await;
+    assert_eq!(issued.status, 200, "{}", issued.html);
+    assert!(issued.html.contains("id=\"invite-link\""));
+    let invitation = invite_token(&issued.html);
+    assert!(
+        owner.get("/app/teams").await.html.contains("new@inv.test"),
+        "pending"
+    );
+
+    let mut guest = Browser::new(&app);
+    let form = guest.get(&format!("/invite?token={invitation}")).await;
+    assert_eq!(form.status, 200);
+    assert_hardened(&form, "/invite");
+    assert!(form.html.contains("Inviters") && form.html.contains("viewer"));
+    let (_, short) = accept(&app, &invitation, "short").await;
+    assert_eq!(short.status, 400, "{}", short.html);
+    let (mut joined, ok) = accept(&app, &invitation, PASSWORD).await;
+    assert_eq!(ok.status, 303, "{}", ok.html);
+    assert_eq!(ok.location.as_deref(), Some("/app"));
+    let keys_page = joined.get("/app/keys").await;
+    assert_eq!(keys_page.status, 200);
+    assert!(keys_page.html.contains("Inviters") && !keys_page.html.contains("Mint key"));
+    let user = users::find_by_email(&app.db, "new@inv.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let membership = users::membership(&app.db, &tenant, &user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(membership.role, "viewer");
+    let (_, again) = accept(&app, &invitation, PASSWORD).await;
+    assert_eq!(again.status, 404, "single use");
+    let used = Browser::new(&app)
+        .get(&format!("/invite?token={invitation}"))
+        .await;
+    assert_eq!(used.status, 404);
+    assert!(used.html.contains("already used"), "{}", used.html);
+
+    // Viewers cannot invite; another tenant cannot withdraw this tenant's invitations.
+    let refused = invite(&mut joined, "x@inv.test", "viewer").await;
+    assert_eq!(refused.status, 403);
+    let (mut other, _) = sign_up(&app, "owner@other.test", "Other").await;
+    let pending = invite(&mut owner, "later@inv.test", "member").await;
+    assert_eq!(pending.status, 200);
+    let teams = owner.get("/app/teams").await.html;
+    let marker = "action=\"/app/invitations/";
+    let start = teams.find(marker).expect("withdraw form") + marker.len();
+    let id = teams[start..].split('/').next().unwrap().to_owned();
+    let (_, token) = page_token(&mut other, "/app/teams").await;
+    let foreign = other
+        .post(
+            &format!("/app/invitations/{id}/revoke"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(foreign.status, 404);
+    assert!(
+        owner
+            .get("/app/teams")
+            .await
+            .html
+            .contains("later@inv.test")
+    );
+
+    // An existing account joins with its own password, not a new one.
+    let existing = invite(&mut owner, "owner@other.test", "admin").await;
+    let invitation = invite_token(&existing.html);
+    let (_, wrong) = accept(&app, &invitation, "not the password at all").await;
+    assert_eq!(wrong.status, 401, "{}", wrong.html);
+    let (_, ok) = accept(&app, &invitation, PASSWORD).await;
+    assert_eq!(ok.status, 303, "{}", ok.html);
+    let other_user = users::find_by_email(&app.db, "owner@other.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        users::membership(&app.db, &tenant, &other_user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        "admin"
+    );
+    // Members cannot be invited again.
+    let twice = invite(&mut owner, "owner@other.test", "viewer").await;
+    assert_eq!(twice.status, 409, "{}", twice.html);
 }

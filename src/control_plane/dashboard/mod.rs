@@ -7,6 +7,7 @@
 
 pub mod budgets;
 pub mod chart;
+pub mod invite;
 pub mod keys;
 pub mod logs;
 pub mod overview;
@@ -44,6 +45,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/app/teams/{id}/members/{user}/remove",
             web::post().to(teams::remove_from_team),
         )
+        .route("/app/invitations", web::post().to(teams::invite))
+        .route(
+            "/app/invitations/{id}/revoke",
+            web::post().to(teams::revoke_invitation),
+        )
+        .route("/invite", web::get().to(invite::page))
+        .route("/invite", web::post().to(invite::accept))
         .route("/app/members/{user}/role", web::post().to(teams::set_role))
         .route(
             "/app/members/{user}/remove",

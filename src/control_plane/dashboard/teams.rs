@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::{Ctx, dashboard_page, failure, render, see_other, to_login};
 use crate::control_plane::api::error::ApiFailure;
 use crate::control_plane::auth::principal::Principal;
+use crate::control_plane::invitations;
 use crate::control_plane::members::{self, MemberView};
 use crate::domain::role::Role;
 use crate::state::AppState;
@@ -22,10 +23,27 @@ pub struct TeamRow {
     pub members: Vec<(String, String)>,
 }
 
+/// A pending invitation.
+pub struct PendingRow {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub expires: String,
+}
+
+/// An invitation just created: its link is shown this once.
+pub struct IssuedRow {
+    pub email: String,
+    pub role: String,
+    pub link: String,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard/teams.html")]
 struct TeamsPage {
     ctx: Ctx,
+    pending: Vec<PendingRow>,
+    issued: Option<IssuedRow>,
     members: Vec<MemberView>,
     teams: Vec<TeamRow>,
     roles: [&'static str; 4],
@@ -40,7 +58,32 @@ async fn show(
     p: &Principal,
     outcome: Option<(StatusCode, String)>,
 ) -> HttpResponse {
+    show_with(req, state, p, outcome, None).await
+}
+
+async fn show_with(
+    req: &HttpRequest,
+    state: &AppState,
+    p: &Principal,
+    outcome: Option<(StatusCode, String)>,
+    issued: Option<IssuedRow>,
+) -> HttpResponse {
     let mut ctx = Ctx::new(req, state, p, "Teams & members", "teams").await;
+    let pending = if p.role <= Role::Admin {
+        invitations::pending(&state.db, &p.tenant)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| PendingRow {
+                expires: ctx.time(i.expires_at),
+                id: i.id,
+                email: i.email,
+                role: i.role,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let loaded = async {
         Ok::<_, ApiFailure>((
             members::list_members(&state.db, &p.tenant).await?,
@@ -80,6 +123,8 @@ async fn show(
         .collect();
     let page = TeamsPage {
         ctx,
+        pending,
+        issued,
         members: member_list,
         teams,
         roles: ["owner", "admin", "member", "viewer"],
@@ -226,6 +271,66 @@ pub async fn remove_member(
     let result = async {
         p.require(Role::Admin)?;
         members::remove_member(&state.db, &p.tenant, p.role, &user, p.actor()).await?;
+        Ok(())
+    }
+    .await;
+    finish(&req, &state, &p, result).await
+}
+
+/// The invitation form.
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    email: String,
+    role: String,
+}
+
+/// `POST /app/invitations`: creates an invitation and shows its link once.
+pub async fn invite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Option<Principal>,
+    form: web::Form<InviteForm>,
+) -> HttpResponse {
+    let Some(p) = p else {
+        return to_login();
+    };
+    let result = async {
+        p.require(Role::Admin)?;
+        let role: Role = form
+            .role
+            .parse()
+            .map_err(|_| ApiFailure::field("role", "expected owner, admin, member or viewer"))?;
+        Ok::<_, ApiFailure>(
+            invitations::invite(&state.db, &p.tenant, p.role, &form.email, role, p.actor()).await?,
+        )
+    }
+    .await;
+    match result {
+        Ok(issued) => {
+            let row = IssuedRow {
+                link: super::invite::link(&req, &issued.token),
+                email: issued.email,
+                role: issued.role.to_string(),
+            };
+            show_with(&req, &state, &p, None, Some(row)).await
+        }
+        Err(e) => show(&req, &state, &p, Some(failure(&e))).await,
+    }
+}
+
+/// `POST /app/invitations/{id}/revoke`.
+pub async fn revoke_invitation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Option<Principal>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let Some(p) = p else {
+        return to_login();
+    };
+    let result = async {
+        p.require(Role::Admin)?;
+        invitations::revoke(&state.db, &p.tenant, &id, p.actor()).await?;
         Ok(())
     }
     .await;
