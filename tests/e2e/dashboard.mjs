@@ -137,6 +137,25 @@ try {
   await expectText("#request-log details[open] dd", "e2e");
   await expectText("#request-log details[open] .badge", "200");
 
+  step("invite a colleague and open the link");
+  await page.goto(`${base}/app/teams`);
+  await page.getByLabel("Email", { exact: true }).fill("colleague@e2e.example");
+  await page.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await page.getByRole("button", { name: "Create invitation link" }).click();
+  const inviteLink = (await page.locator("#invite-link").textContent()).trim();
+  await page.screenshot({ path: path.join(shots, "teams-invited-desktop.png"), fullPage: true });
+  const guestContext = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const guest = await guestContext.newPage();
+  watch(guest, "invitee");
+  await guest.goto(inviteLink);
+  await guest.locator("h1", { hasText: "Join an organisation" }).waitFor();
+  await guest.screenshot({ path: path.join(shots, "invite-phone.png"), fullPage: true });
+  await guest.getByLabel("Choose a password").fill("another long passphrase");
+  await guest.getByRole("button", { name: "Join E2E Labs" }).click();
+  await guest.waitForURL(`${base}/app`);
+  await guest.locator(".who", { hasText: "colleague@e2e.example" }).waitFor();
+  await guestContext.close();
+
   step("screenshots of every page");
   const pages = {
     overview: "/app",
