@@ -5,7 +5,7 @@
 use switchyard::domain::ids::{TenantId, UserId};
 use switchyard::domain::role::Role;
 use switchyard::domain::time::now_millis;
-use switchyard::storage::{keys, users};
+use switchyard::storage::{keys, notifications, users};
 
 use super::pages::{Browser, Page, assert_hardened, csrf_field};
 use crate::common::dashboard::PASSWORD;
@@ -195,6 +195,52 @@ async fn every_page_renders_and_actions_need_the_token(backend: Backend) {
             .starts_with("text/csv")
     );
     assert!(csv.html.starts_with("model,name,requests,"), "{}", csv.html);
+
+    // A budget alert in the notifications: listed on the overview and Budgets, marked read.
+    let tenant = users::find_by_email(&app.db, "owner@pages.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let tenant = TenantId::from_db(
+        users::memberships_of_user(&app.db, &tenant.id)
+            .await
+            .unwrap()[0]
+            .tenant_id
+            .clone(),
+    );
+    let mut tx = app.db.begin().await.unwrap();
+    notifications::insert(
+        &mut tx,
+        &notifications::NewNotification {
+            id: "ntf_test",
+            tenant: &tenant,
+            kind: "budget_threshold",
+            severity: "warning",
+            title: "Budget 80% used",
+            body: "tenant monthly budget",
+            now: now_millis(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(owner.get("/app").await.html.contains("Budget 80% used"));
+    assert!(owner.get("/app/budgets").await.html.contains("Mark read"));
+    let read = owner
+        .post(
+            "/app/notifications/ntf_test/read",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(read.status, 303);
+    assert!(!owner.get("/app/budgets").await.html.contains("Mark read"));
+    let missing = owner
+        .post(
+            "/app/notifications/ntf_nope/read",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(missing.status, 404);
 
     // Delete the budget, add an alert destination, change settings, edit the key.
     let deleted = owner
