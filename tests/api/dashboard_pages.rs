@@ -312,6 +312,33 @@ async fn every_page_renders_and_actions_need_the_token(backend: Backend) {
         wrong_zone.html
     );
 
+    let (_, token) = page_token(&mut owner, "/app/teams").await;
+    let team = owner
+        .post(
+            "/app/teams",
+            &[("csrf_token", &token), ("name", "research")],
+        )
+        .await;
+    assert_eq!(team.status, 303, "{}", team.html);
+    let limits = owner
+        .post(
+            "/app/settings/limits",
+            &[
+                ("csrf_token", &token),
+                ("scope_kind", "team"),
+                ("team", "research"),
+                ("rpm", "1200"),
+                ("max_concurrent", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(limits.status, 303, "{}", limits.html);
+    let settings = owner.get("/app/settings").await.html;
+    assert!(
+        settings.contains("team research") && settings.contains("1,200"),
+        "{settings}"
+    );
+
     let listed = owner.get("/app/keys").await;
     let marker = "href=\"/app/keys/";
     let start = listed.html.find(marker).expect("edit link") + marker.len();

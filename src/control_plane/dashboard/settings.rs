@@ -9,11 +9,13 @@ use serde::Deserialize;
 use super::{Ctx, blank_none, dashboard_page, failure, list, render, see_other, to_login};
 use crate::control_plane::api::error::ApiFailure;
 use crate::control_plane::auth::principal::Principal;
+use crate::control_plane::members::TeamView;
 use crate::control_plane::settings::{self, SettingsError, TenantView};
 use crate::control_plane::{key_policy, members};
 use crate::domain::role::Role;
-use crate::domain::tenant_settings::Limits;
+use crate::domain::tenant_settings::{self, Limits, TeamSettings};
 use crate::state::AppState;
+use crate::storage::{self, StorageError};
 
 impl From<SettingsError> for ApiFailure {
     fn from(e: SettingsError) -> Self {
@@ -57,6 +59,28 @@ fn limit_row(scope: String, l: &Limits) -> LimitRow {
     }
 }
 
+/// The limits stored with each team that has any.
+async fn team_limits(
+    state: &AppState,
+    p: &Principal,
+    teams: &[TeamView],
+) -> Result<Vec<LimitRow>, ApiFailure> {
+    let mut rows = Vec::new();
+    let mut tx = state.db.begin().await?;
+    for team in teams {
+        let raw = storage::teams::settings(&mut tx, &p.tenant, &team.id)
+            .await?
+            .unwrap_or_default();
+        let settings: TeamSettings = tenant_settings::parse(&raw)
+            .map_err(|e| StorageError::Corrupt(format!("team settings: {e}")))?;
+        if !settings.limits.is_empty() {
+            rows.push(limit_row(format!("team {}", team.name), &settings.limits));
+        }
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
 async fn show(
     req: &HttpRequest,
     state: &AppState,
@@ -71,10 +95,17 @@ async fn show(
             None
         }
     };
-    let teams = members::list_teams(&state.db, &p.tenant)
+    let team_list = members::list_teams(&state.db, &p.tenant)
         .await
-        .map(|t| t.into_iter().map(|t| t.name).collect())
         .unwrap_or_default();
+    let team_limits = match team_limits(state, p, &team_list).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            ctx.error = Some(failure(&e).1);
+            Vec::new()
+        }
+    };
+    let teams = team_list.into_iter().map(|t| t.name).collect();
     let status = match outcome {
         Some((code, message)) => {
             ctx.error = Some(message);
@@ -91,6 +122,7 @@ async fn show(
             limits.push(limit_row(format!("model {model}"), l));
         }
     }
+    limits.extend(team_limits);
     let page = SettingsPage {
         ctx,
         tenant_id: p.tenant.to_string(),
