@@ -18,9 +18,11 @@ use serde::Deserialize;
 
 mod alerts;
 mod catalog;
+mod egress;
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
+pub use egress::EgressSettings;
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
     TargetSettings, validate_against as validate_routes,
@@ -71,6 +73,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[smtp]`: email delivery (off unless `host` is set).
     pub smtp: SmtpSettings,
+    /// `[egress]`: what tenant-supplied URLs may reach.
+    pub egress: EgressSettings,
 }
 
 /// `[logs]`: the request log.
@@ -200,6 +204,7 @@ impl Default for Settings {
             logs: LogSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
+            egress: EgressSettings::default(),
         }
     }
 }

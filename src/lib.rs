@@ -12,6 +12,7 @@ pub mod control_plane;
 pub mod crypto;
 pub mod data_plane;
 pub mod domain;
+pub mod egress;
 pub mod error;
 pub mod metering;
 pub mod observability;

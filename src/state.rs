@@ -98,7 +98,15 @@ impl AppState {
                 .map_err(StateError::Smtp)?,
             smtp_from: settings.smtp.from.clone(),
             master_key: master_key.clone(),
-            http: http.clone(),
+            http: crate::egress::client(
+                crate::egress::GuardedResolver::new(
+                    crate::egress::system_lookup(),
+                    settings.egress.allow_private_networks,
+                ),
+                settings.alerts.timeout,
+            )
+            .map_err(StateError::Http)?,
+            allow_private: settings.egress.allow_private_networks,
         };
         let sender = tokio::spawn(sender.run());
         let retention = crate::metering::retention::spawn(
