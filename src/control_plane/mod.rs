@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod key_policy;
 pub mod keys;
 pub mod passwords;
+pub mod providers;
 pub mod routes;
 pub mod settings;
 pub mod tenants;

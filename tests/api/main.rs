@@ -17,6 +17,7 @@ mod keys;
 mod limits;
 mod openai_surface;
 mod provider_state;
+mod providers;
 mod request_log;
 mod routing;
 mod schema;
