@@ -60,6 +60,9 @@ pub enum Command {
     /// Manage a tenant's own provider credentials (bring your own key).
     #[command(subcommand)]
     Provider(provider::ProviderCommand),
+    /// Manage a tenant's own models (served by its provider credentials).
+    #[command(subcommand)]
+    Model(provider::ModelCommand),
     /// Manage rate limits on a tenant, a team or a model.
     #[command(subcommand)]
     Limit(settings::LimitCommand),
@@ -326,6 +329,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Alert(cmd) => alert::run(&settings, cmd).await,
             Command::Limit(cmd) => settings::limit(&settings, cmd).await,
             Command::Provider(cmd) => provider::run(&settings, cmd).await,
+            Command::Model(cmd) => provider::run_model(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })

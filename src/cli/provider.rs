@@ -180,3 +180,123 @@ pub async fn run(settings: &Settings, cmd: ProviderCommand) -> anyhow::Result<()
     db.close().await;
     result
 }
+
+/// `switchyard model …`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Create or replace a tenant model served by one of its provider credentials.
+    Set {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The name the tenant's keys send as `model`.
+        #[arg(long)]
+        name: String,
+        /// The provider credential (from `provider add`).
+        #[arg(long)]
+        provider: String,
+        /// The provider's model id (Azure: the deployment name).
+        #[arg(long)]
+        upstream: String,
+        /// chat (default) or embedding.
+        #[arg(long)]
+        mode: Option<String>,
+        /// Input price in USD per million tokens (default: the built-in price of `upstream`).
+        #[arg(long)]
+        input_usd_per_mtok: Option<f64>,
+        /// Output price in USD per million tokens.
+        #[arg(long)]
+        output_usd_per_mtok: Option<f64>,
+        /// `max_tokens` sent to providers that require one.
+        #[arg(long)]
+        max_output_tokens: Option<u32>,
+        /// Serve it even without a price (each request raises an alert).
+        #[arg(long)]
+        allow_unpriced: bool,
+    },
+    /// List the tenant's own models.
+    List {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one of the tenant's models.
+    Remove {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The model's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Runs a model command.
+pub async fn run_model(settings: &Settings, cmd: ModelCommand) -> anyhow::Result<()> {
+    use crate::control_plane::models::{self, NewModel};
+    let db = open(settings).await?;
+    let result = async {
+        match cmd {
+            ModelCommand::Set {
+                tenant,
+                name,
+                provider,
+                upstream,
+                mode,
+                input_usd_per_mtok,
+                output_usd_per_mtok,
+                max_output_tokens,
+                allow_unpriced,
+            } => {
+                let tenant = tenant_id(&db, &tenant).await?;
+                let label = name.clone();
+                models::set(
+                    &db,
+                    &tenant,
+                    NewModel {
+                        name,
+                        provider,
+                        upstream,
+                        mode,
+                        input_usd_per_mtok,
+                        output_usd_per_mtok,
+                        max_output_tokens,
+                        allow_unpriced,
+                    },
+                    Actor::CLI,
+                )
+                .await?;
+                println!("model {label} set");
+                Ok(())
+            }
+            ModelCommand::List { tenant, json } => {
+                let tenant = tenant_id(&db, &tenant).await?;
+                let all = models::list(&db, &tenant).await?;
+                if json {
+                    return print_json(&all);
+                }
+                for m in all {
+                    println!(
+                        "{}\t{}\t{}",
+                        m.name,
+                        m.provider.unwrap_or_default(),
+                        m.upstream
+                    );
+                }
+                Ok(())
+            }
+            ModelCommand::Remove { tenant, name } => {
+                let tenant = tenant_id(&db, &tenant).await?;
+                models::remove(&db, &tenant, &name, Actor::CLI).await?;
+                println!("removed {name}");
+                Ok(())
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    result
+}

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod budgets;
 pub mod key_policy;
 pub mod keys;
+pub mod models;
 pub mod passwords;
 pub mod providers;
 pub mod routes;

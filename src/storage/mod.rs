@@ -16,6 +16,7 @@ pub mod routes;
 pub mod snapshot;
 pub mod spend;
 pub mod teams;
+pub mod tenant_models;
 pub mod tenants;
 pub mod users;
 

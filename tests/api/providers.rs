@@ -6,10 +6,16 @@ use serde_json::Value;
 
 use crate::common::db::columns_containing;
 use crate::common::mock_provider::{MockBehavior, MockProvider};
-use crate::common::{Backend, binary_command, spawn_gateway, stderr, stdout};
+use crate::common::{Backend, add_provider, binary_command, spawn_gateway, stderr, stdout};
 use crate::on_both_backends;
+use serde_json::json;
+use switchyard::config::Secret;
+use switchyard::providers::ProviderKind;
 
-on_both_backends!(provider_credentials_are_sealed_masked_guarded_and_testable);
+on_both_backends!(
+    provider_credentials_are_sealed_masked_guarded_and_testable,
+    tenant_models_are_served_with_the_tenant_s_own_key
+);
 
 const MASTER_KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c2b7e151628aed2a6abf7158809cf4f3c";
 
@@ -158,4 +164,155 @@ async fn provider_credentials_are_sealed_masked_guarded_and_testable(backend: Ba
         "",
     );
     assert!(removed.status.success(), "{}", stderr(&removed));
+}
+
+async fn tenant_models_are_served_with_the_tenant_s_own_key(backend: Backend) {
+    let platform = MockProvider::start(MockBehavior::default()).await;
+    let own = MockProvider::start(MockBehavior::default()).await;
+    let url = platform.base_url.clone();
+    let Some(gw) = spawn_gateway(backend, move |s| {
+        add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt"]);
+        s.master_key = Some(Secret::new(MASTER_KEY));
+        s.egress.allow_private_networks = true;
+    })
+    .await
+    else {
+        return;
+    };
+    let other_tenant = gw.app.create_tenant("Other").await.tenant_id;
+    let outsider = gw
+        .app
+        .mint_key(
+            &other_tenant,
+            switchyard::control_plane::keys::KeySpec::default(),
+        )
+        .await
+        .key;
+    let db_url = gw.app.test_db.url.clone();
+    let env = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("SWITCHYARD_MASTER_KEY", MASTER_KEY),
+        ("SWITCHYARD_EGRESS__ALLOW_PRIVATE_NETWORKS", "true"),
+    ];
+    let ok = |args: &[&str], stdin: &str| {
+        let out = run(args, &env, stdin);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    ok(
+        &[
+            "provider",
+            "add",
+            "--tenant",
+            "Acme",
+            "--name",
+            "own",
+            "--kind",
+            "openai",
+            "--base-url",
+            &own.base_url,
+            "--api-key-stdin",
+        ],
+        "sk-acme-own-key-123456",
+    );
+    ok(
+        &[
+            "model",
+            "set",
+            "--tenant",
+            "Acme",
+            "--name",
+            "my-gpt",
+            "--provider",
+            "own",
+            "--upstream",
+            "gpt-4o-mini",
+        ],
+        "",
+    );
+    // The tenant's own "gpt" shadows the platform's, for this tenant only.
+    ok(
+        &[
+            "model",
+            "set",
+            "--tenant",
+            "Acme",
+            "--name",
+            "gpt",
+            "--provider",
+            "own",
+            "--upstream",
+            "gpt-4o-mini",
+        ],
+        "",
+    );
+    gw.app.wait_for_policy().await;
+    let body =
+        |model: &str| json!({ "model": model, "messages": [{ "role": "user", "content": "hi" }] });
+
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &body("my-gpt"))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-switchyard-provider"], "own");
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &body("gpt"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let seen = own.received();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter()
+            .all(|r| r.authorization.as_deref() == Some("Bearer sk-acme-own-key-123456"))
+    );
+    assert_eq!(seen[0].body["model"], "gpt-4o-mini");
+    assert!(platform.received().is_empty());
+
+    let listed: serde_json::Value = gw
+        .app
+        .client
+        .get(format!("{}/v1/models", gw.app.address))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "my-gpt" && m["owned_by"] == "own")
+    );
+
+    // Another tenant sees neither the model nor the shadowing.
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &outsider, &body("my-gpt"))
+        .await;
+    assert_eq!(res.status(), 404);
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &outsider, &body("gpt"))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(platform.received().len(), 1);
+    assert_eq!(
+        platform.received()[0].authorization.as_deref(),
+        Some("Bearer sk-upstream-openai")
+    );
+
+    ok(
+        &["model", "remove", "--tenant", "Acme", "--name", "my-gpt"],
+        "",
+    );
+    gw.app.wait_for_policy().await;
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &body("my-gpt"))
+        .await;
+    assert_eq!(res.status(), 404);
 }
