@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod cache;
 mod catalog;
 mod routes;
+pub use cache::{CacheOverrides, CacheSettings};
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
@@ -65,6 +67,8 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[cache]`: exact and semantic response caching.
+    pub cache: CacheSettings,
 }
 
 /// `[logs]`: the request log.
@@ -181,6 +185,7 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
+    /// The exact and semantic response cache.
+    pub cache: crate::cache::ResponseCache,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -71,6 +73,7 @@ impl AppState {
         )
         .await
         .map_err(StateError::Redis)?;
+        let cache = crate::cache::ResponseCache::new(&settings, metrics.clone()).await;
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -83,6 +86,7 @@ impl AppState {
             health,
             logs,
             limiter,
+            cache,
             background: vec![refresher.abort_handle()],
         })))
     }

@@ -41,6 +41,12 @@ pub struct LogRecord {
     pub attempts: u32,
     pub streamed: bool,
     pub created_at: i64,
+    /// `hit`, `semantic-hit`, `miss` or `bypass` (none when the cache was never consulted).
+    #[serde(default)]
+    pub cache_result: Option<String>,
+    /// What a cache hit saved: the cost of the original answer.
+    #[serde(default)]
+    pub saved_nusd: i64,
 }
 
 /// A budget reservation to settle when the request ends.
@@ -88,6 +94,12 @@ pub struct LogDraft {
     pub handed_off: bool,
     /// The budget reservation, settled with the actual cost when the draft is finished.
     pub settlement: Option<Settlement>,
+    /// What the response cache did (`hit`, `semantic-hit`, `miss`, `bypass`).
+    pub cache_result: Option<&'static str>,
+    /// What a cache hit saved.
+    pub saved_nusd: i64,
+    /// Where the answer goes when it should be cached (set on a cache miss).
+    pub cache: Option<crate::cache::Capture>,
 }
 
 impl LogDraft {
@@ -112,6 +124,9 @@ impl LogDraft {
             streamed: false,
             handed_off: false,
             settlement: None,
+            cache_result: None,
+            saved_nusd: 0,
+            cache: None,
         }
     }
 
@@ -152,6 +167,8 @@ impl LogDraft {
             attempts: self.attempts,
             streamed: self.streamed,
             created_at: self.created_at,
+            cache_result: self.cache_result.map(str::to_owned),
+            saved_nusd: self.saved_nusd,
         })
     }
 }

@@ -37,6 +37,8 @@ enum RequestLogs {
     Attempts,
     Streamed,
     CreatedAt,
+    SavedNusd,
+    CacheResult,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -54,6 +56,7 @@ enum UsageRollups {
     CompletionTokens,
     CachedTokens,
     CostNusd,
+    SavedNusd,
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -93,6 +96,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
         RequestLogs::Attempts,
         RequestLogs::Streamed,
         RequestLogs::CreatedAt,
+        RequestLogs::SavedNusd,
+        RequestLogs::CacheResult,
     ]);
     for r in records {
         insert.values([
@@ -123,6 +128,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
             i64::from(r.attempts).into(),
             r.streamed.into(),
             r.created_at.into(),
+            r.saved_nusd.into(),
+            r.cache_result.clone().into(),
         ])?;
     }
     insert.on_conflict(OnConflict::column(RequestLogs::Id).do_nothing().to_owned());
@@ -142,6 +149,7 @@ struct Totals {
     completion: i64,
     cached: i64,
     cost: i64,
+    saved: i64,
 }
 
 /// Adds the records to the hourly and daily rollups (one upsert per group).
@@ -168,6 +176,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
             t.completion += tokens(r.usage.completion_tokens);
             t.cached += tokens(r.usage.cached_tokens);
             t.cost += r.cost_nusd;
+            t.saved += r.saved_nusd;
         }
     }
     let excluded = |c: UsageRollups| Expr::col((Alias::new("excluded"), c));
@@ -188,6 +197,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
                 UsageRollups::CompletionTokens,
                 UsageRollups::CachedTokens,
                 UsageRollups::CostNusd,
+                UsageRollups::SavedNusd,
             ])
             .values([
                 tenant.into(),
@@ -202,6 +212,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
                 t.completion.into(),
                 t.cached.into(),
                 t.cost.into(),
+                t.saved.into(),
             ])?
             .on_conflict(
                 OnConflict::columns([
@@ -221,6 +232,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
                 )
                 .value(UsageRollups::CachedTokens, add(UsageRollups::CachedTokens))
                 .value(UsageRollups::CostNusd, add(UsageRollups::CostNusd))
+                .value(UsageRollups::SavedNusd, add(UsageRollups::SavedNusd))
                 .to_owned(),
             )
             .to_owned();

@@ -11,6 +11,7 @@ enum Tenants {
     Table,
     Id,
     Status,
+    Settings,
 }
 
 #[derive(Iden)]
@@ -45,6 +46,8 @@ pub struct LiveKeyRow {
     pub allowed_ips: String,
     pub allowed_referrers: String,
     pub expires_at: Option<i64>,
+    /// JSON object; its `cache` key holds the key's cache settings.
+    pub metadata: String,
 }
 
 /// A team's name.
@@ -69,6 +72,8 @@ pub async fn team_names(db: &Db) -> Result<Vec<TeamNameRow>, StorageError> {
 pub struct TenantStatusRow {
     pub id: String,
     pub status: String,
+    /// JSON object; its `cache` key holds the tenant's cache settings.
+    pub settings: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -96,6 +101,7 @@ pub async fn live_keys(db: &Db) -> Result<Vec<LiveKeyRow>, StorageError> {
                 VirtualKeys::AllowedIps,
                 VirtualKeys::AllowedReferrers,
                 VirtualKeys::ExpiresAt,
+                VirtualKeys::Metadata,
             ])
             .from(VirtualKeys::Table)
             .and_where(Expr::col(VirtualKeys::RevokedAt).is_null()),
@@ -107,7 +113,7 @@ pub async fn live_keys(db: &Db) -> Result<Vec<LiveKeyRow>, StorageError> {
 pub async fn tenant_statuses(db: &Db) -> Result<Vec<TenantStatusRow>, StorageError> {
     db.fetch_all(
         Query::select()
-            .columns([Tenants::Id, Tenants::Status])
+            .columns([Tenants::Id, Tenants::Status, Tenants::Settings])
             .from(Tenants::Table),
     )
     .await
