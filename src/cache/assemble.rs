@@ -113,7 +113,8 @@ impl Assembler {
 
     /// The answer, once every choice has finished; `None` for an unfinished stream.
     pub fn finish(mut self, usage: Usage) -> Option<ChatResponse> {
-        let unfinished = |c: &Choice| matches!(&c.finish_reason, FinishReason::Other(r) if r.is_empty());
+        let unfinished =
+            |c: &Choice| matches!(&c.finish_reason, FinishReason::Other(r) if r.is_empty());
         if self.choices.is_empty() || self.choices.iter().any(unfinished) {
             return None;
         }

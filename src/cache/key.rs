@@ -131,7 +131,9 @@ mod tests {
         hot.temperature = Some(0.9);
         assert_ne!(base, exact(&scope("t"), &hot));
         let mut seeded = chat("hi");
-        seeded.extra.insert("seed_like".into(), serde_json::json!(1));
+        seeded
+            .extra
+            .insert("seed_like".into(), serde_json::json!(1));
         assert_ne!(base, exact(&scope("t"), &seeded));
     }
 
@@ -144,6 +146,9 @@ mod tests {
         let mut hot = chat("hello there");
         hot.temperature = Some(1.0);
         assert_ne!(a, semantic(&scope("t"), &hot).expect("text").0);
-        assert_ne!(a, semantic(&scope("u"), &chat("hello there")).expect("text").0);
+        assert_ne!(
+            a,
+            semantic(&scope("u"), &chat("hello there")).expect("text").0
+        );
     }
 }

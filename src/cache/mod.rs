@@ -94,7 +94,7 @@ impl Capture {
         self.assembler.observe(event);
     }
 
-    fn store(self, answer: ChatResponse, cost_nusd: i64, draft: &LogDraft) {
+    async fn store(self, answer: ChatResponse, cost_nusd: i64, provider: String, served: String) {
         let has_tool_calls = answer
             .choices
             .iter()
@@ -102,18 +102,19 @@ impl Capture {
         if self.multiple && has_tool_calls {
             return;
         }
-        let expires_at =
-            now_millis() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 2);
-        self.exact.put(
-            self.key.clone(),
-            CachedAnswer {
-                answer,
-                cost_nusd,
-                provider: draft.provider.clone().unwrap_or_default(),
-                served_model: draft.served_model.clone().unwrap_or_default(),
-                expires_at,
-            },
-        );
+        let expires_at = now_millis() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        self.exact
+            .put(
+                self.key.clone(),
+                CachedAnswer {
+                    answer,
+                    cost_nusd,
+                    provider,
+                    served_model: served,
+                    expires_at,
+                },
+            )
+            .await;
         if let Some((index, partition, vector)) = self.semantic {
             index.insert(&partition, vector, self.key, expires_at);
         }
@@ -213,13 +214,22 @@ async fn lookup_inner(
     None
 }
 
-/// Stores a complete answer when the request's draft says it should be cached.
-pub fn store(draft: &mut LogDraft, answer: &ChatResponse) {
+fn served(draft: &LogDraft) -> (String, String) {
+    (
+        draft.provider.clone().unwrap_or_default(),
+        draft.served_model.clone().unwrap_or_default(),
+    )
+}
+
+/// Stores a complete answer when the request's draft says it should be cached (in process, and
+/// in Redis within 50 ms, before the caller gets the answer).
+pub async fn store(draft: &mut LogDraft, answer: &ChatResponse) {
     if let Some(capture) = draft.cache.take() {
         let cost = draft
             .prices
             .map_or(0, |p| crate::metering::cost::of(&p, &answer.usage).0);
-        capture.store(answer.clone(), cost, draft);
+        let (provider, served) = served(draft);
+        capture.store(answer.clone(), cost, provider, served).await;
     }
 }
 
@@ -230,7 +240,8 @@ pub fn store_stream(draft: &mut LogDraft, usage: Usage) {
             .prices
             .map_or(0, |p| crate::metering::cost::of(&p, &usage).0);
         if let Some(answer) = capture.assembler.clone().finish(usage) {
-            capture.store(answer, cost, draft);
+            let (provider, served) = served(draft);
+            tokio::spawn(capture.store(answer, cost, provider, served));
         }
     }
 }

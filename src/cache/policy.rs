@@ -82,9 +82,7 @@ pub fn effective(state: &AppState, key: &KeyPolicy, route: &str, headers: &Heade
         .cloned()
         .unwrap_or_default();
     let key_overrides = key.cache.clone().unwrap_or_default();
-    let o = route_overrides
-        .then(&tenant_overrides)
-        .then(&key_overrides);
+    let o = route_overrides.then(&tenant_overrides).then(&key_overrides);
     resolve(settings, &o, headers)
 }
 
@@ -158,7 +156,11 @@ mod tests {
         let o = CacheOverrides::default();
         let e = resolve(&enabled(), &o, &headers(&[("cache-control", "No-Cache")]));
         assert!(!e.read && e.write);
-        let e = resolve(&enabled(), &o, &headers(&[("cache-control", "private, no-store")]));
+        let e = resolve(
+            &enabled(),
+            &o,
+            &headers(&[("cache-control", "private, no-store")]),
+        );
         assert!(!e.read && !e.write);
         let e = resolve(
             &enabled(),
@@ -181,7 +183,11 @@ mod tests {
             enabled: Some(true),
             ..CacheOverrides::default()
         };
-        let e = resolve(&CacheSettings::default(), &route.then(&key), &HeaderMap::new());
+        let e = resolve(
+            &CacheSettings::default(),
+            &route.then(&key),
+            &HeaderMap::new(),
+        );
         assert!(e.enabled);
         assert!((e.threshold - 0.97).abs() < 1e-9);
     }

@@ -53,11 +53,14 @@ pub fn respond(
 ) -> HttpResponse {
     draft.streamed = chat.stream;
     let mut head = HttpResponse::Ok();
-    head.insert_header((CACHE_HEADER, if hit.semantic { "semantic-hit" } else { "hit" }))
-        .insert_header(("x-switchyard-route", route))
-        .insert_header(("x-switchyard-provider", hit.entry.provider.as_str()))
-        .insert_header(("x-switchyard-model", hit.entry.served_model.as_str()))
-        .insert_header(("x-switchyard-attempts", "0"));
+    head.insert_header((
+        CACHE_HEADER,
+        if hit.semantic { "semantic-hit" } else { "hit" },
+    ))
+    .insert_header(("x-switchyard-route", route))
+    .insert_header(("x-switchyard-provider", hit.entry.provider.as_str()))
+    .insert_header(("x-switchyard-model", hit.entry.served_model.as_str()))
+    .insert_header(("x-switchyard-attempts", "0"));
     if chat.stream {
         return head
             .content_type("text/event-stream")

@@ -123,7 +123,12 @@ mod tests {
         let index = SemanticIndex::new(2);
         let later = now_millis() + 60_000;
         for (i, v) in [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]].into_iter().enumerate() {
-            index.insert("a", normalized(v.to_vec()).expect("v"), format!("k{i}"), later);
+            index.insert(
+                "a",
+                normalized(v.to_vec()).expect("v"),
+                format!("k{i}"),
+                later,
+            );
         }
         let (key, _) = index
             .nearest("a", &normalized(vec![1.0, 0.0]).expect("v"))

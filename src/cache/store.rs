@@ -160,8 +160,8 @@ impl ExactStore {
         self.local.insert(key.to_owned(), Stored { entry, bytes });
     }
 
-    /// Stores `entry` under `key` in process, and in Redis in the background (never waited on).
-    pub fn put(self: &Arc<Self>, key: String, entry: CachedAnswer) {
+    /// Stores `entry` under `key` in process and in Redis (waiting at most 50 ms for it).
+    pub async fn put(&self, key: String, entry: CachedAnswer) {
         let ttl_ms = entry.expires_at - now_millis();
         if ttl_ms <= 0 {
             return;
@@ -177,18 +177,14 @@ impl ExactStore {
         let Some(mut conn) = self.redis() else {
             return;
         };
-        let this = self.clone();
-        tokio::spawn(async move {
-            let ttl = u64::try_from(ttl_ms).unwrap_or(1).max(1);
-            let done: Result<redis::RedisResult<()>, _> =
-                tokio::time::timeout(REDIS_TIMEOUT, conn.pset_ex(redis_key(&key), bytes, ttl))
-                    .await;
-            match done {
-                Ok(Ok(())) => this.redis_ok(),
-                Ok(Err(e)) => this.redis_failed(&e.to_string()),
-                Err(_) => this.redis_failed("timed out"),
-            }
-        });
+        let ttl = u64::try_from(ttl_ms).unwrap_or(1).max(1);
+        let done: Result<redis::RedisResult<()>, _> =
+            tokio::time::timeout(REDIS_TIMEOUT, conn.pset_ex(redis_key(&key), bytes, ttl)).await;
+        match done {
+            Ok(Ok(())) => self.redis_ok(),
+            Ok(Err(e)) => self.redis_failed(&e.to_string()),
+            Err(_) => self.redis_failed("timed out"),
+        }
     }
 
     /// Whether an entry is being shared through Redis right now.

@@ -118,7 +118,7 @@ async fn handle(
         if draft.cache.is_some()
             && let Ok(answer) = dispatch::chat_response(by.target.kind, &bytes)
         {
-            crate::cache::store(draft, &answer);
+            crate::cache::store(draft, &answer).await;
         }
         tracing::info!(
             request_id = %context::request_id(req),
@@ -138,7 +138,7 @@ async fn handle(
         headers: Vec::new(),
     })?;
     draft.usage = Some(answer.usage);
-    crate::cache::store(draft, &answer);
+    crate::cache::store(draft, &answer).await;
     for choice in &answer.choices {
         state
             .provider_state

@@ -108,7 +108,7 @@ async fn handle(
         headers: Vec::new(),
     })?;
     draft.usage = Some(answer.usage);
-    crate::cache::store(draft, &answer);
+    crate::cache::store(draft, &answer).await;
     tracing::info!(
         request_id = %context::request_id(req),
         route = %plan.route,

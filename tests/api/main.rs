@@ -7,6 +7,7 @@
 mod common;
 
 mod budgets;
+mod cache;
 mod cli;
 mod config_errors;
 mod conformance;
