@@ -3,6 +3,7 @@
 //! records an audit entry in the same transaction.
 
 pub mod budgets;
+pub mod cache;
 pub mod key_policy;
 pub mod keys;
 pub mod passwords;

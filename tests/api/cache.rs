@@ -539,3 +539,57 @@ async fn two_gateways_sharing_redis_share_the_exact_cache() {
     assert!(metrics.contains("switchyard_cache_degraded 0"), "{metrics}");
     drop(second_handle.stop(false));
 }
+
+on_both_backends!(tenant_and_key_settings_from_the_cli_apply_within_a_poll);
+
+async fn tenant_and_key_settings_from_the_cli_apply_within_a_poll(backend: Backend) {
+    let Some((gw, mock)) = gateway(backend, false, None).await else {
+        return;
+    };
+    let issued = gw.app.mint_key(&gw.tenant, keys::KeySpec::default()).await;
+    let out = gw
+        .app
+        .cli(&["cache", "set", "--tenant", "Acme", "--enabled", "false"]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let out = gw.app.cli(&[
+        "cache",
+        "set",
+        "--tenant",
+        "Acme",
+        "--key",
+        &issued.id,
+        "--enabled",
+        "true",
+        "--ttl",
+        "10m",
+        "--threshold",
+        "0.97",
+        "--exact-only",
+    ]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let out = gw
+        .app
+        .cli(&["cache", "set", "--tenant", "Acme", "--threshold", "1.5"]);
+    assert!(!out.status.success(), "a threshold above 1 is refused");
+    let out = gw.app.cli(&["cache", "show", "--tenant", "Acme", "--json"]);
+    let view: Value = serde_json::from_str(&crate::common::stdout(&out)).expect("json");
+    assert_eq!(view["tenant"], json!({ "enabled": false }));
+    assert_eq!(view["keys"][0]["key_id"], issued.id.as_str());
+    assert_eq!(
+        view["keys"][0]["cache"],
+        json!({ "enabled": true, "ttl": "10m", "threshold": 0.97, "exact_only": true })
+    );
+    gw.app.wait_for_policy().await;
+
+    // The tenant switched caching off; its other key follows the tenant.
+    for _ in 0..2 {
+        let (header, _) = post(&gw, "/v1/chat/completions", &gw.key, &chat("settings")).await;
+        assert_eq!(header, "bypass");
+    }
+    assert_eq!(chat_calls(&mock), 2);
+    // The key switched it back on for itself.
+    let (a, _) = post(&gw, "/v1/chat/completions", &issued.key, &chat("settings")).await;
+    let (b, _) = post(&gw, "/v1/chat/completions", &issued.key, &chat("settings")).await;
+    assert_eq!((a.as_str(), b.as_str()), ("miss", "hit"));
+    assert_eq!(chat_calls(&mock), 3);
+}
