@@ -593,3 +593,49 @@ async fn tenant_and_key_settings_from_the_cli_apply_within_a_poll(backend: Backe
     assert_eq!((a.as_str(), b.as_str()), ("miss", "hit"));
     assert_eq!(chat_calls(&mock), 3);
 }
+
+on_both_backends!(a_hit_releases_its_budget_reservation_and_spends_nothing);
+
+async fn a_hit_releases_its_budget_reservation_and_spends_nothing(backend: Backend) {
+    use switchyard::domain::budget::BudgetPeriod;
+    use switchyard::domain::money::NanoUsd;
+    use switchyard::policy::budget::period_start;
+    use switchyard::storage::spend::{self, Charge};
+    let Some((gw, mock)) = gateway(backend, false, None).await else {
+        return;
+    };
+    let limit = 1_000_000_000;
+    let spec = keys::KeySpec {
+        budget: Some(NanoUsd(limit)),
+        budget_period: BudgetPeriod::Monthly,
+        ..Default::default()
+    };
+    let issued = gw.app.mint_key(&gw.tenant, spec).await;
+    gw.app.wait_for_policy().await;
+    for expected in ["miss", "hit", "hit"] {
+        let (header, _) = post(&gw, "/v1/chat/completions", &issued.key, &chat("budgeted")).await;
+        assert_eq!(header, expected);
+    }
+    assert_eq!(chat_calls(&mock), 1);
+    let found = rows(&gw.app.db, 3).await;
+    let miss_cost = found[0].cost_nusd;
+    assert!(miss_cost > 0);
+    let charge = Charge {
+        tenant_id: gw.tenant.to_string(),
+        scope_type: "key".into(),
+        scope_id: issued.id.clone(),
+        period: "monthly".into(),
+        period_start: period_start("monthly", switchyard::domain::time::now_millis()),
+        limit_nusd: limit,
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (spent, reserved) = loop {
+        let totals = spend::totals(&gw.app.db, &charge).await.expect("totals");
+        if totals.1 == 0 || Instant::now() >= deadline {
+            break totals;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(reserved, 0, "the hits' reservations were released");
+    assert_eq!(spent, miss_cost, "only the miss was charged");
+}
