@@ -11,6 +11,7 @@ pub mod key;
 pub mod policy;
 mod render;
 pub mod semantic;
+mod shared_index;
 pub mod store;
 
 use std::fmt;
@@ -116,6 +117,7 @@ impl Capture {
             )
             .await;
         if let Some((index, partition, vector)) = self.semantic {
+            shared_index::insert(&self.exact, &partition, &vector, &self.key, expires_at).await;
             index.insert(&partition, vector, self.key, expires_at);
         }
     }
@@ -185,18 +187,20 @@ async fn lookup_inner(
         assembler: Assembler::default(),
     };
     let semantic = match (&effective.embedding_model, effective.exact_only) {
-        (Some(model), false) => key::semantic(&scope, chat).map(|p| (model, p)),
+        // Vectors of different embedding models are never compared: the model is part of the
+        // partition.
+        (Some(model), false) => {
+            key::semantic(&scope, chat).map(|(p, text)| (model, (format!("{p}:{model}"), text)))
+        }
         _ => None,
     };
     if let Some((model, (partition, text))) = semantic
         && let Some(vector) = embed::embed(state, req, key, draft, model, &text).await
     {
         if effective.read
-            && let Some((found, similarity)) = cache.semantic.nearest(&partition, &vector)
-            && f64::from(similarity) >= effective.threshold
-            && let Some(entry) = cache.exact.get(&found).await
+            && let Some(entry) =
+                semantic_match(cache, &partition, &vector, effective.threshold).await
         {
-            tracing::debug!(similarity, "semantic cache hit");
             return Some(Hit {
                 entry,
                 semantic: true,
@@ -219,6 +223,26 @@ fn served(draft: &LogDraft) -> (String, String) {
         draft.provider.clone().unwrap_or_default(),
         draft.served_model.clone().unwrap_or_default(),
     )
+}
+
+/// The answer of the nearest earlier prompt at or above `threshold`: in this process's index
+/// first, then in the index shared through Redis.
+async fn semantic_match(
+    cache: &ResponseCache,
+    partition: &str,
+    vector: &[f32],
+    threshold: f64,
+) -> Option<Arc<CachedAnswer>> {
+    let local = cache.semantic.nearest(partition, vector);
+    let found = match local {
+        Some((key, similarity)) if f64::from(similarity) >= threshold => Some((key, similarity)),
+        _ => shared_index::nearest(&cache.exact, partition, vector)
+            .await
+            .filter(|(_, similarity)| f64::from(*similarity) >= threshold),
+    };
+    let (key, similarity) = found?;
+    tracing::debug!(similarity, "semantic cache hit");
+    cache.exact.get(&key).await
 }
 
 /// Stores a complete answer when the request's draft says it should be cached (in process, and

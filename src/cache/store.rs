@@ -90,19 +90,19 @@ impl ExactStore {
         }
     }
 
-    fn redis(&self) -> Option<ConnectionManager> {
+    pub(super) fn redis(&self) -> Option<ConnectionManager> {
         let manager = self.redis.as_ref()?;
         (now_millis() >= self.redis_down_until.load(Ordering::Relaxed)).then(|| manager.clone())
     }
 
-    fn redis_ok(&self) {
+    pub(super) fn redis_ok(&self) {
         if self.redis_down_until.swap(0, Ordering::Relaxed) != 0 {
             tracing::info!("Redis is back; the response cache is shared again");
             self.metrics.set_cache_degraded(false);
         }
     }
 
-    fn redis_failed(&self, why: &str) {
+    pub(super) fn redis_failed(&self, why: &str) {
         let now = now_millis();
         if self
             .redis_down_until

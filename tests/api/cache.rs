@@ -474,6 +474,22 @@ async fn tenants_never_share_entries_exact_or_semantic() {
     assert_eq!(chat_calls(&mock), 3);
 }
 
+/// A second replica of `gw`: same database, same settings (Redis included), its own process
+/// state; its address and the handle that stops it.
+async fn second_replica(gw: &Gateway) -> (String, actix_web::dev::ServerHandle) {
+    let settings = gw.app.settings.clone();
+    let db = Db::connect(&gw.app.test_db.url, &settings.database)
+        .await
+        .expect("connect");
+    let second = Application::build_with_db(settings, db, None)
+        .await
+        .expect("second replica");
+    let address = format!("http://127.0.0.1:{}", second.port());
+    let handle = second.handle();
+    tokio::spawn(second.run_until_stopped());
+    (address, handle)
+}
+
 fn redis_url() -> Option<String> {
     match std::env::var("TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -493,17 +509,7 @@ async fn two_gateways_sharing_redis_share_the_exact_cache() {
     let Some((gw, mock)) = gateway(Backend::Sqlite, false, Some(redis)).await else {
         return;
     };
-    // A second replica: same database, same Redis, its own in-process cache.
-    let settings = gw.app.settings.clone();
-    let db = Db::connect(&gw.app.test_db.url, &settings.database)
-        .await
-        .expect("connect");
-    let second = Application::build_with_db(settings, db, None)
-        .await
-        .expect("second replica");
-    let second_address = format!("http://127.0.0.1:{}", second.port());
-    let second_handle = second.handle();
-    tokio::spawn(second.run_until_stopped());
+    let (second_address, second_handle) = second_replica(&gw).await;
 
     let (first, _) = post(
         &gw,
@@ -638,4 +644,42 @@ async fn a_hit_releases_its_budget_reservation_and_spends_nothing(backend: Backe
     };
     assert_eq!(reserved, 0, "the hits' reservations were released");
     assert_eq!(spent, miss_cost, "only the miss was charged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_sharing_redis_share_semantic_hits() {
+    let Some(redis) = redis_url() else { return };
+    let Some((gw, mock)) = gateway(Backend::Sqlite, true, Some(redis)).await else {
+        return;
+    };
+    let (second_address, second_handle) = second_replica(&gw).await;
+    let (first, _) = post(
+        &gw,
+        "/v1/chat/completions",
+        &gw.key,
+        &chat("Which river runs through Paris?"),
+    )
+    .await;
+    assert_eq!(first, "miss");
+    let res = gw
+        .app
+        .client
+        .post(format!("{second_address}/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .json(&chat("Which river runs Paris through?"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(cache_header(&res), "semantic-hit");
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Echo: Which river runs through Paris?"
+    );
+    assert_eq!(
+        chat_calls(&mock),
+        1,
+        "the provider was called once across both"
+    );
+    drop(second_handle.stop(false));
 }
