@@ -68,14 +68,14 @@ pub fn from_json(text: &str) -> Option<CacheOverrides> {
 /// The behaviour for a request of `key` to `route` with `headers`.
 pub fn effective(state: &AppState, key: &KeyPolicy, route: &str, headers: &HeaderMap) -> Effective {
     let settings = &state.settings.cache;
-    let route_overrides = state
-        .settings
-        .routes
-        .iter()
-        .find(|r| r.name == route)
-        .and_then(|r| r.cache.clone())
-        .unwrap_or_default();
     let snapshot = state.policy.current();
+    // A tenant's own route shadows a platform route of the same name (as in routing).
+    let router = snapshot
+        .tenant_routes
+        .get(&key.tenant_id)
+        .filter(|r| r.has_route(route))
+        .unwrap_or(&state.router);
+    let route_overrides = router.cache_settings(route).cloned().unwrap_or_default();
     let tenant_overrides = snapshot
         .cache
         .get(&key.tenant_id)

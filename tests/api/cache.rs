@@ -683,3 +683,47 @@ async fn two_gateways_sharing_redis_share_semantic_hits() {
     );
     drop(second_handle.stop(false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_switches_the_cache_on_and_an_unreachable_redis_degrades_to_local() {
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let url = mock.base_url.clone();
+    let Some(gw) = spawn_gateway(Backend::Sqlite, move |s| {
+        add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt"]);
+        s.routes.push(
+            toml::from_str(
+                r#"name = "cached"
+                   targets = [ { model = "gpt" } ]
+                   cache = { enabled = true, ttl = "5m" }"#,
+            )
+            .expect("route TOML"),
+        );
+        s.redis_url = Some(switchyard::config::Secret::new("redis://127.0.0.1:1"));
+    })
+    .await
+    else {
+        return;
+    };
+    let mut routed = chat("via route");
+    routed["model"] = json!("cached");
+    let started = Instant::now();
+    for expected in ["miss", "hit"] {
+        let (header, _) = post(&gw, "/v1/chat/completions", &gw.key, &routed).await;
+        assert_eq!(header, expected);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "an unreachable Redis never stalls a call"
+    );
+    for _ in 0..2 {
+        let (header, _) = post(&gw, "/v1/chat/completions", &gw.key, &chat("via route")).await;
+        assert_eq!(header, "bypass", "the cache is off outside the route");
+    }
+    assert_eq!(chat_calls(&mock), 3);
+    let metrics = gw.app.get("/metrics").await.text().await.expect("metrics");
+    assert!(metrics.contains("switchyard_cache_degraded 1"), "{metrics}");
+    assert!(
+        metrics.contains(r#"switchyard_cache_lookups_total{result="hit"} 1"#),
+        "{metrics}"
+    );
+}
