@@ -727,3 +727,29 @@ async fn a_route_switches_the_cache_on_and_an_unreachable_redis_degrades_to_loca
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_call_answers_are_cached_except_for_several_choices() {
+    let Some((gw, mock)) = gateway(Backend::Sqlite, false, None).await else {
+        return;
+    };
+    let mut tools = chat("weather in Paris");
+    tools["tools"] = json!([{ "type": "function", "function": {
+        "name": "get_weather",
+        "parameters": { "type": "object", "properties": { "city": { "type": "string" } } }
+    }}]);
+    let (a, first) = post(&gw, "/v1/chat/completions", &gw.key, &tools).await;
+    let (b, second) = post(&gw, "/v1/chat/completions", &gw.key, &tools).await;
+    assert_eq!((a.as_str(), b.as_str()), ("miss", "hit"));
+    assert_eq!(
+        first["choices"][0]["message"]["tool_calls"],
+        second["choices"][0]["message"]["tool_calls"]
+    );
+    assert_eq!(second["choices"][0]["finish_reason"], "tool_calls");
+    tools["n"] = json!(2);
+    for _ in 0..2 {
+        let (header, _) = post(&gw, "/v1/chat/completions", &gw.key, &tools).await;
+        assert_eq!(header, "miss", "tool calls to n > 1 are not cached");
+    }
+    assert_eq!(chat_calls(&mock), 3);
+}
