@@ -2,12 +2,14 @@
 //! Each service validates its input, writes through the repositories in one transaction and
 //! records an audit entry in the same transaction.
 
+pub mod alerts;
 pub mod budgets;
 pub mod cache;
 pub mod key_policy;
 pub mod keys;
 pub mod passwords;
 pub mod routes;
+pub mod settings;
 pub mod tenants;
 
 /// Who performs an administrative action, for the audit trail.

@@ -36,6 +36,8 @@ enum RequestLogs {
     CostNusd,
     Attempts,
     Streamed,
+    RequestBody,
+    ResponseBody,
     CreatedAt,
     SavedNusd,
     CacheResult,
@@ -95,6 +97,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
         RequestLogs::CostNusd,
         RequestLogs::Attempts,
         RequestLogs::Streamed,
+        RequestLogs::RequestBody,
+        RequestLogs::ResponseBody,
         RequestLogs::CreatedAt,
         RequestLogs::SavedNusd,
         RequestLogs::CacheResult,
@@ -127,6 +131,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
             r.cost_nusd.into(),
             i64::from(r.attempts).into(),
             r.streamed.into(),
+            r.request_body.clone().into(),
+            r.response_body.clone().into(),
             r.created_at.into(),
             r.saved_nusd.into(),
             r.cache_result.clone().into(),
@@ -239,4 +245,19 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
         tx.execute(&upsert).await?;
     }
     Ok(())
+}
+
+/// Deletes the tenant's request-log rows older than `before`; returns how many. Rollups stay.
+pub async fn delete_older_than(
+    db: &super::Db,
+    tenant: &str,
+    before: i64,
+) -> Result<u64, StorageError> {
+    db.execute(
+        Query::delete()
+            .from_table(RequestLogs::Table)
+            .and_where(Expr::col(RequestLogs::TenantId).eq(tenant))
+            .and_where(Expr::col(RequestLogs::CreatedAt).lt(before)),
+    )
+    .await
 }

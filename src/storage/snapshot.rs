@@ -11,6 +11,7 @@ enum Tenants {
     Table,
     Id,
     Status,
+    Timezone,
     Settings,
 }
 
@@ -19,6 +20,7 @@ enum Teams {
     Table,
     Id,
     Name,
+    Settings,
 }
 
 #[derive(Iden)]
@@ -55,13 +57,15 @@ pub struct LiveKeyRow {
 pub struct TeamNameRow {
     pub id: String,
     pub name: String,
+    /// The team's settings JSON.
+    pub settings: String,
 }
 
 /// Every team's name, by id.
 pub async fn team_names(db: &Db) -> Result<Vec<TeamNameRow>, StorageError> {
     db.fetch_all(
         Query::select()
-            .columns([Teams::Id, Teams::Name])
+            .columns([Teams::Id, Teams::Name, Teams::Settings])
             .from(Teams::Table),
     )
     .await
@@ -72,7 +76,8 @@ pub async fn team_names(db: &Db) -> Result<Vec<TeamNameRow>, StorageError> {
 pub struct TenantStatusRow {
     pub id: String,
     pub status: String,
-    /// JSON object; its `cache` key holds the tenant's cache settings.
+    pub timezone: String,
+    /// The tenant's settings JSON (its `cache` key holds the tenant's cache settings).
     pub settings: String,
 }
 
@@ -113,7 +118,12 @@ pub async fn live_keys(db: &Db) -> Result<Vec<LiveKeyRow>, StorageError> {
 pub async fn tenant_statuses(db: &Db) -> Result<Vec<TenantStatusRow>, StorageError> {
     db.fetch_all(
         Query::select()
-            .columns([Tenants::Id, Tenants::Status, Tenants::Settings])
+            .columns([
+                Tenants::Id,
+                Tenants::Status,
+                Tenants::Timezone,
+                Tenants::Settings,
+            ])
             .from(Tenants::Table),
     )
     .await

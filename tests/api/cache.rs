@@ -627,6 +627,8 @@ async fn a_hit_releases_its_budget_reservation_and_spends_nothing(backend: Backe
     let miss_cost = found[0].cost_nusd;
     assert!(miss_cost > 0);
     let charge = Charge {
+        budget_id: String::new(),
+        thresholds: Vec::new(),
         tenant_id: gw.tenant.to_string(),
         scope_type: "key".into(),
         scope_id: issued.id.clone(),

@@ -6,11 +6,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alerts;
 mod budgets;
 mod cache;
 mod cli;
 mod config_errors;
 mod conformance;
+mod governance;
 mod health;
 mod keys;
 mod limits;
