@@ -17,10 +17,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod alerts;
+mod cache;
 mod catalog;
 mod egress;
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
+pub use cache::{CacheOverrides, CacheSettings};
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use egress::EgressSettings;
 pub use routes::{
@@ -69,6 +71,8 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[cache]`: exact and semantic response caching.
+    pub cache: CacheSettings,
     /// `[alerts]`: alert delivery retries.
     pub alerts: AlertSettings,
     /// `[smtp]`: email delivery (off unless `host` is set).
@@ -202,6 +206,7 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            cache: CacheSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
             egress: EgressSettings::default(),

@@ -44,6 +44,8 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
+    /// The exact and semantic response cache.
+    pub cache: crate::cache::ResponseCache,
     /// Requests in flight per limited scope (`max_concurrent`).
     pub concurrency: crate::policy::limits::Concurrency,
     /// Budget and spend alerts (notifications and deliveries).
@@ -96,6 +98,7 @@ impl AppState {
         )
         .await
         .map_err(StateError::Redis)?;
+        let cache = crate::cache::ResponseCache::new(&settings, metrics.clone()).await;
         let concurrency =
             crate::policy::limits::Concurrency::new(if settings.redis_url.is_some() {
                 settings.server.replicas
@@ -141,6 +144,7 @@ impl AppState {
             logs,
             concurrency,
             limiter,
+            cache,
             alerts,
             master_key,
             background: vec![

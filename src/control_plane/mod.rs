@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod budgets;
+pub mod cache;
 pub mod key_policy;
 pub mod keys;
 pub mod models;

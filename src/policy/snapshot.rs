@@ -50,6 +50,8 @@ pub struct KeyPolicy {
     /// Browser origins the key may be used from (empty: any).
     pub allowed_referrers: Vec<OriginPattern>,
     pub expires_at: Option<EpochMillis>,
+    /// The key's cache settings (`metadata.cache`).
+    pub cache: Option<crate::config::CacheOverrides>,
 }
 
 impl KeyPolicy {
@@ -69,6 +71,8 @@ pub struct Snapshot {
     pub tenant_routes: HashMap<String, Router>,
     /// Budgets by tenant.
     pub budgets: HashMap<String, Vec<BudgetPolicy>>,
+    /// Tenants' cache settings (`settings.cache`), by tenant.
+    pub cache: HashMap<String, crate::config::CacheOverrides>,
     /// Tenants' policies (limits, IP allowlist, logging, time zone) by tenant id.
     pub tenants: HashMap<String, Arc<TenantPolicy>>,
     /// Teams' limits by team id (teams without limits are absent).
@@ -125,6 +129,7 @@ impl Snapshot {
                     .filter_map(|p| OriginPattern::parse(p))
                     .collect(),
                 expires_at: row.expires_at,
+                cache: crate::cache::policy::from_json(&row.metadata),
             });
             if let (Some(public_id), Some(hash)) =
                 (row.previous_public_id, row.previous_secret_hash)
@@ -147,6 +152,10 @@ impl Snapshot {
                 },
             );
         }
+        let cache = tenants
+            .iter()
+            .filter_map(|t| Some((t.id.clone(), crate::cache::policy::from_json(&t.settings)?)))
+            .collect();
         let suspended_tenants = tenants
             .iter()
             .filter(|t| t.status != "active")
@@ -165,6 +174,7 @@ impl Snapshot {
             suspended_tenants,
             tenant_routes: tenant_routes(db, catalog, &tenant_catalogs).await?,
             budgets: budgets(db).await?,
+            cache,
             tenants: tenant_policies,
             team_limits,
             default_tenant: Arc::new(TenantPolicy::default()),

@@ -105,6 +105,11 @@ impl Router {
         self.routes.contains_key(name)
     }
 
+    /// The cache settings of route `name` (`[[routes]] cache = { … }`), if it has any.
+    pub fn cache_settings(&self, name: &str) -> Option<&crate::config::CacheOverrides> {
+        self.routes.get(name)?.settings.cache.as_ref()
+    }
+
     /// The plan for a request naming `name`.
     pub fn plan(
         &self,

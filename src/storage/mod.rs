@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod budgets;
+pub mod cache_settings;
 pub mod change_versions;
 mod connect;
 pub mod credentials;

@@ -8,6 +8,7 @@ mod common;
 
 mod alerts;
 mod budgets;
+mod cache;
 mod cli;
 mod config_errors;
 mod conformance;
