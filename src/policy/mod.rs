@@ -4,5 +4,6 @@
 pub mod access;
 pub mod auth;
 pub mod budget;
+pub mod pii;
 pub mod rate_limit;
 pub mod snapshot;
