@@ -73,10 +73,10 @@ impl Restorer {
     pub fn restore_response(&self, answer: &mut ChatResponse) {
         for choice in &mut answer.choices {
             for part in &mut choice.message.content {
-                if let Part::Text { text } = part {
-                    if let Cow::Owned(t) = self.restore(text, false) {
-                        *text = t;
-                    }
+                if let Part::Text { text } = part
+                    && let Cow::Owned(t) = self.restore(text, false)
+                {
+                    *text = t;
                 }
             }
             for call in &mut choice.message.tool_calls {

@@ -80,10 +80,10 @@ impl Detectors {
         let mut session = Session::default();
         for message in &mut chat.messages {
             for part in &mut message.content {
-                if let Part::Text { text } = part {
-                    if let Some(t) = self.scrub(text, &mut session) {
-                        *text = t;
-                    }
+                if let Part::Text { text } = part
+                    && let Some(t) = self.scrub(text, &mut session)
+                {
+                    *text = t;
                 }
             }
             for call in &mut message.tool_calls {

@@ -16,7 +16,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A payment card number: 13–19 digits, consistent separators, a known issuer prefix, Luhn.
@@ -209,10 +209,10 @@ pub const ENTROPY_MIN_BITS: f64 = 4.0;
 /// mixing upper case, lower case and digits.
 pub fn secret(candidate: &str) -> bool {
     for (prefix, min) in SECRET_PREFIXES {
-        if let Some(rest) = candidate.strip_prefix(prefix) {
-            if rest.len() >= min {
-                return true;
-            }
+        if let Some(rest) = candidate.strip_prefix(prefix)
+            && rest.len() >= min
+        {
+            return true;
         }
     }
     let classes = [
