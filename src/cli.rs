@@ -17,6 +17,8 @@ use crate::domain::money::NanoUsd;
 use crate::startup::Application;
 use crate::storage::Db;
 
+mod pii;
+
 /// Switchyard: a multi-tenant LLM gateway.
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about)]
@@ -50,6 +52,9 @@ pub enum Command {
     /// Manage budgets on a tenant, a team, a key, an end user or a model.
     #[command(subcommand)]
     Budget(BudgetCommand),
+    /// Manage PII policies on a tenant, a team or a key.
+    #[command(subcommand)]
+    Pii(pii::PiiCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -297,6 +302,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
             Command::Budget(cmd) => budget(&settings, cmd).await,
+            Command::Pii(cmd) => pii::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })

@@ -6,6 +6,7 @@ pub mod budgets;
 pub mod key_policy;
 pub mod keys;
 pub mod passwords;
+pub mod pii;
 pub mod routes;
 pub mod tenants;
 

@@ -47,6 +47,8 @@ pub struct KeyPolicy {
     /// Browser origins the key may be used from (empty: any).
     pub allowed_referrers: Vec<OriginPattern>,
     pub expires_at: Option<EpochMillis>,
+    /// The key's effective PII policy, compiled (`None`: no PII processing at all).
+    pub pii: Option<Arc<crate::policy::pii::Detectors>>,
 }
 
 impl KeyPolicy {
@@ -79,9 +81,11 @@ impl Snapshot {
             .into_iter()
             .map(|t| (t.id, t.name))
             .collect();
+        let mut pii = crate::policy::pii::levels::Levels::load(db).await?;
         let mut credentials = HashMap::with_capacity(keys.len());
         for row in keys {
             let key = Arc::new(KeyPolicy {
+                pii: pii.for_key(&row.tenant_id, row.team_id.as_deref(), &row.id),
                 key_id: row.id,
                 tenant_id: row.tenant_id,
                 team_name: row.team_id.as_ref().and_then(|t| teams.get(t).cloned()),

@@ -9,6 +9,7 @@ pub mod budgets;
 pub mod change_versions;
 mod connect;
 pub mod keys;
+pub mod pii_settings;
 pub mod request_logs;
 pub mod routes;
 pub mod snapshot;

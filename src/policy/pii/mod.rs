@@ -5,6 +5,7 @@
 //! the caller sees, streamed or not.
 
 pub mod detect;
+pub mod levels;
 pub mod policy;
 pub mod restore;
 pub mod scrub;
