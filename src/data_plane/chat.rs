@@ -35,6 +35,7 @@ async fn handle(
     let mut parsed = openai::inbound::parse_chat(&body)?;
     draft.requested_model = Some(parsed.request.model.clone());
     draft.end_user.clone_from(&parsed.request.user);
+    let protection = super::pii::protect(&key, &mut parsed.request, draft)?;
     let plan = context::plan(
         state,
         &key,
@@ -57,7 +58,7 @@ async fn handle(
         context::strict(req),
         chat.stream,
         |target| {
-            if target.kind.is_openai_style() {
+            if target.kind.is_openai_style() && !protection.rewritten {
                 openai::passthrough_chat(target, &parsed.raw, chat.stream)
             } else {
                 dispatch::chat_request(target, chat)
@@ -75,7 +76,7 @@ async fn handle(
         route: &plan.route,
         by: &by,
     };
-    let same_format = by.target.kind.is_openai_style();
+    let same_format = by.target.kind.is_openai_style() && protection.restorer.is_none();
     let bytes = match body {
         Body::Stream { first, rest } => {
             let encoder = if same_format {
@@ -88,6 +89,7 @@ async fn handle(
                     chat.include_usage,
                 ))
             };
+            let encoder = super::pii::restoring(encoder, &protection);
             return Ok(reply.stream(chat, first, rest, encoder, draft));
         }
         Body::Complete(bytes) => bytes,
@@ -106,7 +108,7 @@ async fn handle(
         );
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
-    let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
+    let mut answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
         error,
         route: Some(plan.route.clone()),
         attempts: by.attempts,
@@ -117,6 +119,9 @@ async fn handle(
         state
             .provider_state
             .remember(&key.tenant_id, &choice.message);
+    }
+    if let Some(restorer) = &protection.restorer {
+        restorer.restore_response(&mut answer);
     }
     tracing::info!(
         request_id = %context::request_id(req),

@@ -36,6 +36,7 @@ async fn handle(
     let mut chat = anthropic::inbound::parse_request(&body)?;
     draft.requested_model = Some(chat.model.clone());
     draft.end_user.clone_from(&chat.user);
+    let protection = super::pii::protect(&key, &mut chat, draft)?;
     let plan = context::plan(state, &key, req, &chat.model, ModelMode::Chat, Some(&chat))?;
     draft.route = Some(plan.route.clone());
     context::enforce_limits(state, &key, estimate_prompt(&chat)).await?;
@@ -54,7 +55,7 @@ async fn handle(
         context::strict(req),
         chat.stream,
         |target| {
-            if target.kind == ProviderKind::Anthropic {
+            if target.kind == ProviderKind::Anthropic && !protection.rewritten {
                 anthropic::passthrough_request(target, raw.clone(), chat.stream, beta)
             } else {
                 dispatch::chat_request(target, &chat)
@@ -73,7 +74,7 @@ async fn handle(
         route: &plan.route,
         by: &by,
     };
-    let same_format = by.target.kind == ProviderKind::Anthropic;
+    let same_format = by.target.kind == ProviderKind::Anthropic && protection.restorer.is_none();
     let bytes = match body {
         Body::Stream { first, rest } => {
             let encoder = if same_format {
@@ -81,11 +82,12 @@ async fn handle(
             } else {
                 Encoder::Anthropic(anthropic::inbound::StreamEncoder::new(&chat.model))
             };
+            let encoder = super::pii::restoring(encoder, &protection);
             return Ok(reply.stream(&chat, first, rest, encoder, draft));
         }
         Body::Complete(bytes) => bytes,
     };
-    let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
+    let mut answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
         error,
         route: Some(plan.route.clone()),
         attempts: by.attempts,
@@ -103,6 +105,9 @@ async fn handle(
     );
     if same_format {
         return Ok(reply.head().content_type("application/json").body(bytes));
+    }
+    if let Some(restorer) = &protection.restorer {
+        restorer.restore_response(&mut answer);
     }
     for choice in &answer.choices {
         state

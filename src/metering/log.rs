@@ -41,6 +41,9 @@ pub struct LogRecord {
     pub attempts: u32,
     pub streamed: bool,
     pub created_at: i64,
+    /// Personal data found per type, as JSON (`{"email":1}`); never the values.
+    #[serde(default)]
+    pub pii_counts: Option<String>,
 }
 
 /// A budget reservation to settle when the request ends.
@@ -88,6 +91,8 @@ pub struct LogDraft {
     pub handed_off: bool,
     /// The budget reservation, settled with the actual cost when the draft is finished.
     pub settlement: Option<Settlement>,
+    /// PII findings per type (JSON), when the key has a PII policy and something was found.
+    pub pii_counts: Option<String>,
 }
 
 impl LogDraft {
@@ -112,6 +117,7 @@ impl LogDraft {
             streamed: false,
             handed_off: false,
             settlement: None,
+            pii_counts: None,
         }
     }
 
@@ -152,6 +158,7 @@ impl LogDraft {
             attempts: self.attempts,
             streamed: self.streamed,
             created_at: self.created_at,
+            pii_counts: self.pii_counts,
         })
     }
 }

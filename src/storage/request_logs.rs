@@ -36,6 +36,7 @@ enum RequestLogs {
     CostNusd,
     Attempts,
     Streamed,
+    PiiCounts,
     CreatedAt,
 }
 
@@ -93,6 +94,7 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
         RequestLogs::Attempts,
         RequestLogs::Streamed,
         RequestLogs::CreatedAt,
+        RequestLogs::PiiCounts,
     ]);
     for r in records {
         insert.values([
@@ -123,6 +125,7 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
             i64::from(r.attempts).into(),
             r.streamed.into(),
             r.created_at.into(),
+            r.pii_counts.clone().into(),
         ])?;
     }
     insert.on_conflict(OnConflict::column(RequestLogs::Id).do_nothing().to_owned());
