@@ -14,6 +14,7 @@ mod health;
 mod keys;
 mod limits;
 mod openai_surface;
+mod pii;
 mod provider_state;
 mod request_log;
 mod routing;
