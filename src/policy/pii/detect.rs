@@ -23,13 +23,13 @@ enum Check {
 }
 
 const EMAIL: &str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}";
-const PHONE: &str = r"\+[0-9]{8,15}|\+?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,5}(?:[ .-][0-9]{1,5}){1,6}";
+const PHONE: &str = r"\+[0-9]{8,15}|\+?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,8}(?:[ .-][0-9]{1,8}){1,6}";
 const CARD: &str = r"[0-9](?:[ -]?[0-9]){12,22}";
 const SSN: &str = r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}";
 const IBAN: &str = r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,34}";
 const IPV4: &str = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}";
 const IPV6: &str = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}";
-const SECRET: &str = r"[A-Za-z0-9][A-Za-z0-9_+/=-]{15,}";
+const SECRET: &str = r"[A-Za-z0-9][A-Za-z0-9_+/-]{15,}={0,2}";
 
 /// One active detector.
 #[derive(Debug)]
