@@ -69,7 +69,10 @@ fn main() -> anyhow::Result<()> {
     let detectors = Detectors::compile(&policy)
         .map_err(anyhow::Error::msg)?
         .ok_or_else(|| anyhow::anyhow!("no detector"))?;
-    for (label, with_pii) in [("4 KB prompt with PII", true), ("4 KB prompt without PII", false)] {
+    for (label, with_pii) in [
+        ("4 KB prompt with PII", true),
+        ("4 KB prompt without PII", false),
+    ] {
         let text = prompt(with_pii);
         let (p50, p99, found) = measure(&detectors, &text, iterations);
         println!(

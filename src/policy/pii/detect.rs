@@ -1,14 +1,17 @@
-//! The compiled detectors of one effective policy. One `RegexSet` pass over the text says which
-//! detectors can match at all; only those run `find_iter`, and every candidate is validated
-//! (checksums, number plans, std parsing, entropy) before it counts. Overlapping findings are
-//! resolved leftmost-longest, then by type priority.
+//! The compiled detectors of one effective policy. The built-in patterns form one multi-pattern
+//! regex searched in a single leftmost-first pass (pattern order breaks ties at the same start);
+//! every candidate is validated (checksums, number plans, std parsing, entropy), and a candidate
+//! that fails is retried with the later patterns anchored at the same start before the search
+//! moves on to the next word. Tenant regexes run in their own pass. Overlapping findings are
+//! resolved leftmost-longest, then by detector order.
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
+use regex_automata::{Anchored, Input, PatternID, meta};
 
 use super::policy::{Action, PiiPolicy, PiiType};
 use super::validate;
 
-/// What validates a detector's candidates.
+/// What validates a pattern's candidates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Check {
     Email,
@@ -19,17 +22,30 @@ enum Check {
     Ipv4,
     Ipv6,
     Secret,
-    Custom,
 }
 
 const EMAIL: &str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}";
-const PHONE: &str = r"\+[0-9]{8,15}|\+?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,8}(?:[ .-][0-9]{1,8}){1,6}";
+/// Shapes the phone validator can accept: `+` and a country code, `(AAA) EEE-LLLL`, or three
+/// or more groups ending in four digits.
+const PHONE: &str = r"\+[0-9]{8,15}|\+[0-9]{1,4}(?:[ .-][0-9]{1,8}){1,6}|\([0-9]{3}\)[ .-]?[0-9]{3}[ .-][0-9]{4}|[0-9]{1,5}(?:[ .-][0-9]{1,5}){1,4}[ .-][0-9]{4}";
 const CARD: &str = r"[0-9](?:[ -]?[0-9]){12,22}";
 const SSN: &str = r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}";
 const IBAN: &str = r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,34}";
 const IPV4: &str = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}";
 const IPV6: &str = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}";
 const SECRET: &str = r"[A-Za-z0-9][A-Za-z0-9_+/-]{15,}={0,2}";
+
+/// Built-in patterns in search order (ties at one start go to the earlier pattern).
+const SEARCH_ORDER: [(PiiType, Check, &str); 8] = [
+    (PiiType::Email, Check::Email, EMAIL),
+    (PiiType::Iban, Check::Iban, IBAN),
+    (PiiType::Card, Check::Card, CARD),
+    (PiiType::Ssn, Check::Ssn, SSN),
+    (PiiType::Ip, Check::Ipv4, IPV4),
+    (PiiType::Ip, Check::Ipv6, IPV6),
+    (PiiType::Phone, Check::Phone, PHONE),
+    (PiiType::Secret, Check::Secret, SECRET),
+];
 
 /// One active detector.
 #[derive(Debug)]
@@ -41,8 +57,6 @@ pub struct Detector {
     /// The built-in type, `None` for a custom rule.
     pub builtin: Option<PiiType>,
     pub action: Action,
-    check: Check,
-    regex: Regex,
 }
 
 /// A validated match.
@@ -58,19 +72,12 @@ pub struct Finding {
 #[derive(Debug)]
 pub struct Detectors {
     pub detectors: Vec<Detector>,
-    set: RegexSet,
-}
-
-fn builtin_checks(t: PiiType) -> &'static [(Check, &'static str)] {
-    match t {
-        PiiType::Email => &[(Check::Email, EMAIL)],
-        PiiType::Phone => &[(Check::Phone, PHONE)],
-        PiiType::Card => &[(Check::Card, CARD)],
-        PiiType::Ssn => &[(Check::Ssn, SSN)],
-        PiiType::Iban => &[(Check::Iban, IBAN)],
-        PiiType::Ip => &[(Check::Ipv4, IPV4), (Check::Ipv6, IPV6)],
-        PiiType::Secret => &[(Check::Secret, SECRET)],
-    }
+    /// The active built-in patterns as one regex; pattern i is `checks[i]`.
+    builtin: Option<meta::Regex>,
+    /// Per built-in pattern: its validation and its detector.
+    checks: Vec<(Check, usize)>,
+    /// Tenant regexes and their detectors.
+    custom: Vec<(Regex, usize)>,
 }
 
 impl Detectors {
@@ -78,69 +85,139 @@ impl Detectors {
     pub fn compile(policy: &PiiPolicy) -> Result<Option<Detectors>, String> {
         policy.validate()?;
         let mut detectors = Vec::new();
+        let mut custom = Vec::new();
         for rule in &policy.custom {
             if rule.action == Action::Allow {
                 continue;
             }
+            custom.push((
+                Regex::new(&rule.pattern).map_err(|e| e.to_string())?,
+                detectors.len(),
+            ));
             detectors.push(Detector {
                 key: rule.name.clone(),
                 label: rule.name.clone(),
                 builtin: None,
                 action: rule.action,
-                check: Check::Custom,
-                regex: Regex::new(&rule.pattern).map_err(|e| e.to_string())?,
             });
         }
-        for t in PiiType::ALL {
+        let mut checks = Vec::new();
+        let mut patterns = Vec::new();
+        for (t, check, pattern) in SEARCH_ORDER {
             let Some(action) = policy.get(t).filter(|a| *a != Action::Allow) else {
                 continue;
             };
-            for (check, pattern) in builtin_checks(t) {
-                detectors.push(Detector {
-                    key: t.key().to_owned(),
-                    label: t.label().to_owned(),
-                    builtin: Some(t),
-                    action,
-                    check: *check,
-                    regex: Regex::new(pattern).map_err(|e| e.to_string())?,
-                });
-            }
+            let index = match detectors.iter().position(|d| d.builtin == Some(t)) {
+                Some(i) => i,
+                None => {
+                    detectors.push(Detector {
+                        key: t.key().to_owned(),
+                        label: t.label().to_owned(),
+                        builtin: Some(t),
+                        action,
+                    });
+                    detectors.len() - 1
+                }
+            };
+            checks.push((check, index));
+            patterns.push(pattern);
         }
         if detectors.is_empty() {
             return Ok(None);
         }
-        let set =
-            RegexSet::new(detectors.iter().map(|d| d.regex.as_str())).map_err(|e| e.to_string())?;
-        Ok(Some(Detectors { detectors, set }))
+        let builtin = (!patterns.is_empty())
+            .then(|| meta::Regex::new_many(&patterns))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Detectors {
+            detectors,
+            builtin,
+            checks,
+            custom,
+        }))
     }
 
     /// Every validated, non-overlapping finding in `text`, in order.
     pub fn find(&self, text: &str) -> Vec<Finding> {
         let mut found = Vec::new();
-        for index in self.set.matches(text).iter() {
-            let detector = &self.detectors[index];
-            for m in detector.regex.find_iter(text) {
-                if let Some((start, end)) = validated(detector.check, text, m.start(), m.end()) {
+        if let Some(re) = &self.builtin {
+            self.find_builtin(re, text, &mut found);
+        }
+        for (regex, detector) in &self.custom {
+            for m in regex.find_iter(text) {
+                if m.start() < m.end() {
                     found.push(Finding {
-                        start,
-                        end,
-                        detector: index,
+                        start: m.start(),
+                        end: m.end(),
+                        detector: *detector,
                     });
                 }
             }
         }
-        if found.len() > 1 {
-            found.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end), f.detector));
-            let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
-            for f in found {
-                if kept.last().is_none_or(|k| f.start >= k.end) {
-                    kept.push(f);
+        if self.custom.is_empty() || found.len() < 2 {
+            return found;
+        }
+        found.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end), f.detector));
+        let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
+        for f in found {
+            if kept.last().is_none_or(|k| f.start >= k.end) {
+                kept.push(f);
+            }
+        }
+        kept
+    }
+
+    fn find_builtin(&self, re: &meta::Regex, text: &str, found: &mut Vec<Finding>) {
+        let mut at = 0;
+        while at < text.len() {
+            let Some(m) = re.search(&Input::new(text).range(at..)) else {
+                return;
+            };
+            let (start, end) = (m.start(), m.end());
+            let first = m.pattern().as_usize();
+            let mut hit = self.validate(first, text, start, end);
+            // Later patterns may match at the same start (earlier ones did not).
+            for next in first + 1..self.checks.len() {
+                if hit.is_some() {
+                    break;
+                }
+                let Some(pid) = PatternID::new(next).ok() else {
+                    break;
+                };
+                let anchored = Input::new(text)
+                    .range(start..)
+                    .anchored(Anchored::Pattern(pid));
+                if let Some(m) = re.search(&anchored) {
+                    hit = self.validate(next, text, m.start(), m.end());
                 }
             }
-            return kept;
+            match hit {
+                Some(f) => {
+                    at = f.end.max(start + 1);
+                    found.push(f);
+                }
+                None => at = next_word(text, start),
+            }
         }
-        found
     }
+
+    fn validate(&self, pattern: usize, text: &str, start: usize, end: usize) -> Option<Finding> {
+        let (check, detector) = self.checks[pattern];
+        validated(check, text, start, end).map(|(start, end)| Finding {
+            start,
+            end,
+            detector,
+        })
+    }
+}
+
+/// The first position after `from` that follows an ASCII byte other than a letter or digit
+/// (where a new candidate may start), or the end.
+fn next_word(text: &str, from: usize) -> usize {
+    let bytes = text.as_bytes();
+    (from + 1..bytes.len())
+        .find(|&i| bytes[i - 1].is_ascii() && !bytes[i - 1].is_ascii_alphanumeric())
+        .unwrap_or(bytes.len())
 }
 
 fn byte_at(text: &str, i: usize) -> Option<u8> {
@@ -245,7 +322,6 @@ fn validated(check: Check, text: &str, start: usize, end: usize) -> Option<(usiz
         Check::Secret => (validate::secret(s(start, end))
             && stands_alone(text, start, end, b"_-", b"", false))
         .then_some((start, end)),
-        Check::Custom => (start < end).then_some((start, end)),
     }
 }
 
