@@ -125,10 +125,11 @@ impl Detectors {
         if detectors.is_empty() {
             return Ok(None);
         }
-        let builtin = (!patterns.is_empty())
-            .then(|| meta::Regex::new_many(&patterns))
-            .transpose()
-            .map_err(|e| e.to_string())?;
+        let builtin = if patterns.is_empty() {
+            None
+        } else {
+            Some(meta::Regex::new_many(&patterns).map_err(|e| e.to_string())?)
+        };
         Ok(Some(Detectors {
             detectors,
             builtin,
