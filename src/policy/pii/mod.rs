@@ -67,3 +67,80 @@ pub fn protect(
         counts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::types::{Message, Role, ToolCall};
+
+    fn chat() -> ChatRequest {
+        let mut assistant = Message::text(Role::Assistant, "");
+        assistant.tool_calls.push(ToolCall {
+            id: "call_1".into(),
+            name: "pay".into(),
+            arguments: r#"{"card":"4242 4242 4242 4242"}"#.into(),
+            signature: None,
+        });
+        let mut tool = Message::text(Role::Tool, "sent to jane@example.com");
+        tool.tool_call_id = Some("call_1".into());
+        ChatRequest {
+            messages: vec![
+                Message::text(Role::System, "Admin: ops@example.com"),
+                Message::text(
+                    Role::User,
+                    "Charge 4242 4242 4242 4242 for jane@example.com",
+                ),
+                assistant,
+                tool,
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn detectors(email: Action, card: Action) -> Detectors {
+        let policy = PiiPolicy {
+            email: Some(email),
+            card: Some(card),
+            ..Default::default()
+        };
+        Detectors::compile(&policy).unwrap().unwrap()
+    }
+
+    #[test]
+    fn every_role_and_tool_arguments_are_scrubbed() {
+        let mut req = chat();
+        let p = protect(Some(&detectors(Action::Tokenize, Action::Redact)), &mut req).unwrap();
+        assert!(p.rewritten);
+        let texts: Vec<String> = req.messages.iter().map(Message::joined_text).collect();
+        assert_eq!(texts[0], "Admin: [EMAIL_1]");
+        assert_eq!(texts[1], "Charge [CARD] for [EMAIL_2]");
+        assert_eq!(
+            req.messages[2].tool_calls[0].arguments,
+            r#"{"card":"[CARD]"}"#
+        );
+        assert_eq!(texts[3], "sent to [EMAIL_2]");
+        assert_eq!(p.counts.as_deref(), Some(r#"{"card":2,"email":3}"#));
+        let restorer = p.restorer.unwrap();
+        assert_eq!(restorer.restore("[EMAIL_2]", false), "jane@example.com");
+    }
+
+    #[test]
+    fn block_names_the_type_and_never_the_value() {
+        let mut req = chat();
+        let (error, counts) =
+            protect(Some(&detectors(Action::Redact, Action::Block)), &mut req).unwrap_err();
+        assert_eq!(error.status, 400);
+        assert_eq!(error.code.as_deref(), Some(BLOCKED_CODE));
+        assert!(error.message.contains("card"));
+        assert!(!error.message.contains("4242"));
+        assert!(counts.unwrap().contains("\"card\":2"));
+    }
+
+    #[test]
+    fn no_policy_changes_nothing() {
+        let mut req = chat();
+        let p = protect(None, &mut req).unwrap();
+        assert!(!p.rewritten && p.restorer.is_none() && p.counts.is_none());
+        assert_eq!(req, chat());
+    }
+}

@@ -238,6 +238,65 @@ mod tests {
         }
     }
 
+    /// Fuzz: random chunkings of interleaved text (two choices) and tool-call arguments.
+    #[test]
+    fn random_chunkings_of_interleaved_channels_restore_exactly() {
+        let r = restorer();
+        let text = "a [EMAIL_1]b[CARD_1][EMAIL_12]] [[EMAIL_1] [CARD_ [X] z";
+        let args = r#"{"to":"[EMAIL_12]","card":"[CARD_1]"}"#;
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut s = StreamRestorer::new(r.clone());
+            let mut out: [String; 3] = Default::default();
+            let mut pos = [0usize; 3];
+            let sources = [text, text, args];
+            let mut collect = |events: Vec<StreamEvent>, out: &mut [String; 3]| {
+                for e in events {
+                    match e {
+                        StreamEvent::TextDelta { choice, text } => {
+                            out[choice as usize].push_str(&text)
+                        }
+                        StreamEvent::ToolCallDelta { arguments, .. } => out[2].push_str(&arguments),
+                        _ => {}
+                    }
+                }
+            };
+            while pos.iter().zip(&sources).any(|(p, src)| *p < src.len()) {
+                let channel = next(3);
+                let src = sources[channel];
+                if pos[channel] >= src.len() {
+                    continue;
+                }
+                let end = (pos[channel] + 1 + next(6)).min(src.len());
+                let piece = src[pos[channel]..end].to_owned();
+                pos[channel] = end;
+                let event = match channel {
+                    2 => StreamEvent::ToolCallDelta {
+                        choice: 0,
+                        index: 0,
+                        arguments: piece,
+                    },
+                    c => StreamEvent::TextDelta {
+                        choice: c as u32,
+                        text: piece,
+                    },
+                };
+                let events = s.on_event(&event);
+                collect(events, &mut out);
+            }
+            collect(s.flush(), &mut out);
+            assert_eq!(out[0], r.restore(text, false));
+            assert_eq!(out[1], r.restore(text, false));
+            assert_eq!(out[2], r.restore(args, true));
+        }
+    }
+
     #[test]
     fn held_text_is_flushed_before_other_events() {
         let mut s = StreamRestorer::new(restorer());
