@@ -256,7 +256,7 @@ mod tests {
             let mut out: [String; 3] = Default::default();
             let mut pos = [0usize; 3];
             let sources = [text, text, args];
-            let mut collect = |events: Vec<StreamEvent>, out: &mut [String; 3]| {
+            let collect = |events: Vec<StreamEvent>, out: &mut [String; 3]| {
                 for e in events {
                     match e {
                         StreamEvent::TextDelta { choice, text } => {
