@@ -29,8 +29,8 @@ pub enum Encoder {
     Anthropic(anthropic::inbound::StreamEncoder),
     /// Anthropic events from an Anthropic provider, forwarded unchanged.
     AnthropicPassthrough,
-    /// A translating encoder fed with tokenized PII restored (placeholders split across
-    /// chunks included).
+    /// A translating encoder (`OpenAi` or `Anthropic`, never a passthrough) fed with tokenized
+    /// PII restored (placeholders split across chunks included).
     Restoring(Box<Encoder>, crate::policy::pii::StreamRestorer),
 }
 
