@@ -21,6 +21,8 @@ use crate::domain::money::NanoUsd;
 use crate::startup::Application;
 use crate::storage::Db;
 
+mod pii;
+
 /// Switchyard: a multi-tenant LLM gateway.
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about)]
@@ -69,6 +71,9 @@ pub enum Command {
     /// Manage rate limits on a tenant, a team or a model.
     #[command(subcommand)]
     Limit(settings::LimitCommand),
+    /// Manage PII policies on a tenant, a team or a key.
+    #[command(subcommand)]
+    Pii(pii::PiiCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -369,6 +374,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Limit(cmd) => settings::limit(&settings, cmd).await,
             Command::Provider(cmd) => provider::run(&settings, cmd).await,
             Command::Model(cmd) => provider::run_model(&settings, cmd).await,
+            Command::Pii(cmd) => pii::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })

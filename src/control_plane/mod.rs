@@ -9,6 +9,7 @@ pub mod key_policy;
 pub mod keys;
 pub mod models;
 pub mod passwords;
+pub mod pii;
 pub mod providers;
 pub mod routes;
 pub mod settings;

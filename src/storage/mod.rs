@@ -12,6 +12,7 @@ pub mod change_versions;
 mod connect;
 pub mod credentials;
 pub mod keys;
+pub mod pii_settings;
 pub mod request_logs;
 pub mod routes;
 pub mod snapshot;

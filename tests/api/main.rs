@@ -17,6 +17,7 @@ mod health;
 mod keys;
 mod limits;
 mod openai_surface;
+mod pii;
 mod provider_state;
 mod providers;
 mod request_log;
