@@ -18,6 +18,7 @@ mod keys;
 mod limits;
 mod openai_surface;
 mod pii;
+mod pii_with_cache_and_logs;
 mod provider_state;
 mod providers;
 mod request_log;
