@@ -2,6 +2,9 @@
 //! Every command takes `--config FILE` (env `SWITCHYARD_CONFIG`). Errors print one line on stderr
 //! and exit with status 1.
 
+mod alert;
+mod settings;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +56,12 @@ pub enum Command {
     /// Manage platform administrators.
     #[command(subcommand)]
     Admin(crate::control_plane::auth::admin_cli::AdminCommand),
+    /// Manage where alerts go (webhooks, Slack, email) and read notifications.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
+    /// Manage rate limits on a tenant, a team or a model.
+    #[command(subcommand)]
+    Limit(settings::LimitCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -158,6 +167,16 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a tenant's settings: IP allowlist, body logging, retention, time zone, cost tracking.
+    Set(settings::TenantSetArgs),
+    /// Show a tenant's settings and limits.
+    Show {
+        /// The tenant's name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `switchyard key …`
@@ -222,6 +241,9 @@ pub struct KeyCreateArgs {
     /// Tokens per minute.
     #[arg(long)]
     pub tpm: Option<u32>,
+    /// Requests in flight at once.
+    #[arg(long)]
+    pub max_concurrent: Option<u32>,
     /// Spending limit in USD.
     #[arg(long, value_parser = parse_usd)]
     pub budget_usd: Option<NanoUsd>,
@@ -306,6 +328,8 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
                 db.close().await;
                 result
             }
+            Command::Alert(cmd) => alert::run(&settings, cmd).await,
+            Command::Limit(cmd) => settings::limit(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })
@@ -379,6 +403,8 @@ async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<()> {
                 Ok(())
             }
         }
+        TenantCommand::Set(args) => settings::tenant_set(&db, args).await,
+        TenantCommand::Show { name, json } => settings::tenant_show(&db, &name, json).await,
     };
     db.close().await;
     result
@@ -401,6 +427,7 @@ async fn key_command(settings: &Settings, db: &Db, cmd: KeyCommand) -> anyhow::R
                 models: args.models,
                 rpm: args.rpm,
                 tpm: args.tpm,
+                max_concurrent: args.max_concurrent,
                 budget: args.budget_usd,
                 budget_period: args.budget_period,
                 allowed_ips: args.allowed_ips,

@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod alerts;
 mod auth;
 mod catalog;
 pub use auth::{AuthSettings, CookieSecure};
 mod routes;
+pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
@@ -69,6 +71,10 @@ pub struct Settings {
     pub logs: LogSettings,
     /// `[auth]`: dashboard and admin-API sessions.
     pub auth: AuthSettings,
+    /// `[alerts]`: alert delivery retries.
+    pub alerts: AlertSettings,
+    /// `[smtp]`: email delivery (off unless `host` is set).
+    pub smtp: SmtpSettings,
 }
 
 /// `[logs]`: the request log.
@@ -77,12 +83,19 @@ pub struct Settings {
 pub struct LogSettings {
     /// Where records wait while the database is unavailable (replayed when it returns).
     pub spool_path: PathBuf,
+    /// Days request-log rows are kept when the tenant sets none (unset: kept).
+    pub retention_days: Option<u32>,
+    /// How often rows past retention are deleted.
+    #[serde(with = "humantime_serde")]
+    pub retention_interval: Duration,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
             spool_path: PathBuf::from("switchyard-log-spool.jsonl"),
+            retention_days: None,
+            retention_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -100,6 +113,9 @@ pub struct ServerSettings {
     /// Gateway replicas sharing the limits; while Redis is unavailable each replica enforces
     /// `limit / replicas` locally.
     pub replicas: u64,
+    /// Rate limits while Redis is unreachable: `local` (limit / replicas per replica), `open`
+    /// (admit) or `closed` (refuse).
+    pub on_redis_failure: crate::policy::rate_limit::RedisFailure,
 }
 
 impl Default for ServerSettings {
@@ -109,6 +125,7 @@ impl Default for ServerSettings {
             max_body_bytes: 10 * 1024 * 1024,
             trusted_proxies: Vec::new(),
             replicas: 1,
+            on_redis_failure: crate::policy::rate_limit::RedisFailure::Local,
         }
     }
 }
@@ -186,6 +203,8 @@ impl Default for Settings {
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
             auth: AuthSettings::default(),
+            alerts: AlertSettings::default(),
+            smtp: SmtpSettings::default(),
         }
     }
 }

@@ -4,10 +4,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod control_plane;
+pub mod crypto;
 pub mod data_plane;
 pub mod domain;
 pub mod error;

@@ -44,6 +44,12 @@ pub struct Inner {
     pub limiter: RateLimiter,
     /// Dashboard and admin-API sessions.
     pub auth: crate::control_plane::auth::AuthState,
+    /// Requests in flight per limited scope (`max_concurrent`).
+    pub concurrency: crate::policy::limits::Concurrency,
+    /// Budget and spend alerts (notifications and deliveries).
+    pub alerts: crate::alerts::Alerts,
+    /// The master key sealing stored secrets, when configured.
+    pub master_key: Option<crate::crypto::MasterKey>,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -69,11 +75,41 @@ impl AppState {
         let limiter = RateLimiter::new(
             settings.redis_url.as_ref().map(|u| u.expose()),
             settings.server.replicas,
+            settings.server.on_redis_failure,
             metrics.clone(),
         )
         .await
         .map_err(StateError::Redis)?;
         let auth = crate::control_plane::auth::AuthState::new(&settings);
+        let master_key = settings
+            .master_key
+            .as_ref()
+            .map(|k| crate::crypto::MasterKey::parse(k.expose()))
+            .transpose()
+            .map_err(StateError::MasterKey)?;
+        let concurrency =
+            crate::policy::limits::Concurrency::new(if settings.redis_url.is_some() {
+                settings.server.replicas
+            } else {
+                1
+            });
+        let alerts = crate::alerts::Alerts::new(db.clone());
+        let sender = crate::alerts::sender::Sender {
+            alerts: alerts.clone(),
+            settings: settings.alerts.clone(),
+            smtp: crate::alerts::sender::smtp_transport(&settings.smtp)
+                .map_err(StateError::Smtp)?,
+            smtp_from: settings.smtp.from.clone(),
+            master_key: master_key.clone(),
+            http: http.clone(),
+        };
+        let sender = tokio::spawn(sender.run());
+        let retention = crate::metering::retention::spawn(
+            db.clone(),
+            policy.clone(),
+            settings.logs.retention_days,
+            settings.logs.retention_interval,
+        );
         Ok(Self(Arc::new(Inner {
             settings,
             db,
@@ -85,9 +121,16 @@ impl AppState {
             router,
             health,
             logs,
+            concurrency,
             limiter,
             auth,
-            background: vec![refresher.abort_handle()],
+            alerts,
+            master_key,
+            background: vec![
+                refresher.abort_handle(),
+                sender.abort_handle(),
+                retention.abort_handle(),
+            ],
         })))
     }
 
@@ -113,6 +156,10 @@ pub enum StateError {
     Routing(regex::Error),
     #[error("invalid redis_url: {0}")]
     Redis(redis::RedisError),
+    #[error("invalid master_key: {0}")]
+    MasterKey(crate::crypto::CryptoError),
+    #[error("invalid [smtp] settings: {0}")]
+    Smtp(lettre::transport::smtp::Error),
 }
 
 impl Deref for AppState {

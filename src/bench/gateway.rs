@@ -82,6 +82,8 @@ api_key = "sk-bench-upstream"
 [[models]]
 name = "{MODEL}"
 provider = "mock"
+input_usd_per_mtok = 0.15
+output_usd_per_mtok = 0.60
 "#
     )
 }
@@ -129,12 +131,70 @@ fn run_admin(exe: &Path, dir: &Path, config: &Path, args: &[&str]) -> anyhow::Re
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Creates the tenant and key, then starts `serve` and waits for its `listening` line.
+/// Every policy the data path enforces, set so that none refuses a benchmark request: key,
+/// team, tenant and model limits (requests, tokens, concurrency), IP allowlists on the key and
+/// the tenant, and budgets on the tenant and the key (reserved and settled in the database on
+/// every request).
+const POLICY_COMMANDS: &[&[&str]] = &[
+    &[
+        "limit",
+        "set",
+        "--tenant",
+        "bench",
+        "--scope",
+        "tenant",
+        "--rpm",
+        "100000000",
+        "--tpm",
+        "10000000000",
+        "--max-concurrent",
+        "1000000",
+    ],
+    &[
+        "limit",
+        "set",
+        "--tenant",
+        "bench",
+        "--scope",
+        "team:default",
+        "--rpm",
+        "100000000",
+        "--tpm",
+        "10000000000",
+    ],
+    &[
+        "limit",
+        "set",
+        "--tenant",
+        "bench",
+        "--scope",
+        "model:bench-model",
+        "--rpm",
+        "100000000",
+        "--tpm",
+        "10000000000",
+    ],
+    &[
+        "tenant",
+        "set",
+        "bench",
+        "--ip-allowlist",
+        "127.0.0.0/8,::1/128",
+    ],
+    &[
+        "budget", "set", "--tenant", "bench", "--scope", "tenant", "--usd", "1000000", "--period",
+        "monthly",
+    ],
+];
+
+/// Creates the tenant and key (with every policy when `policies`), then starts `serve` and waits
+/// for its `listening` line.
 pub async fn start(
     exe: &Path,
     dir: &Path,
     upstream_origin: &str,
     workers: Option<usize>,
+    policies: bool,
 ) -> anyhow::Result<Gateway> {
     let config: PathBuf = dir.join("switchyard.toml");
     std::fs::write(&config, config_toml(upstream_origin, workers))
@@ -153,12 +213,27 @@ pub async fn start(
             "bench-password-only-for-loopback",
         ],
     )?;
-    let created = run_admin(
-        exe,
-        dir,
-        &config,
-        &["key", "create", "--tenant", "bench", "--json"],
-    )?;
+    let mut key_args = vec!["key", "create", "--tenant", "bench", "--json"];
+    if policies {
+        key_args.extend([
+            "--team",
+            "default",
+            "--rpm",
+            "100000000",
+            "--tpm",
+            "10000000000",
+            "--max-concurrent",
+            "1000000",
+            "--budget-usd",
+            "1000000",
+            "--allowed-ips",
+            "127.0.0.0/8,::1/128",
+        ]);
+        for args in POLICY_COMMANDS {
+            run_admin(exe, dir, &config, args)?;
+        }
+    }
+    let created = run_admin(exe, dir, &config, &key_args)?;
     let key = serde_json::from_str::<serde_json::Value>(created.trim())
         .ok()
         .and_then(|v| v["key"].as_str().map(str::to_owned))

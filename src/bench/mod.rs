@@ -69,6 +69,10 @@ pub struct BenchArgs {
     /// Do not run nginx as the floor even when installed.
     #[arg(long)]
     pub no_nginx: bool,
+    /// Turn on every data-path policy (limits on key, team, tenant and model, IP allowlists,
+    /// budgets on tenant and key), none of them refusing: measures what policies cost.
+    #[arg(long)]
+    pub policies: bool,
     /// Also write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -171,6 +175,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         dir.path(),
         &mock.origin,
         a.gateway_workers.map(usize::from),
+        a.policies,
     )
     .await?;
     let url = |port: u16| format!("http://127.0.0.1:{port}{CHAT_PATH}");
@@ -213,7 +218,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let scenarios = scenarios(&bench, &plan, &mock, &subjects).await?;
     let mut report = Report {
         switchyard_version: env!("CARGO_PKG_VERSION"),
-        settings: plan.settings(cores),
+        settings: {
+            let mut settings = plan.settings(cores);
+            settings["policies"] = serde_json::Value::Bool(a.policies);
+            settings
+        },
         cores,
         clk_tck: bench.clk_tck,
         gateway: None,

@@ -49,6 +49,10 @@ pub struct ModelSettings {
     pub max_output_tokens: Option<u32>,
     /// The model's context window, in tokens.
     pub context_window: Option<u32>,
+    /// Serve the model even without a price (every request raises an alert); otherwise an
+    /// unpriced model is refused for cost-tracked tenants.
+    #[serde(default)]
+    pub allow_unpriced: bool,
 }
 
 /// What a model is for.

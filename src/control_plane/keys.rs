@@ -26,6 +26,8 @@ pub struct KeySpec {
     pub models: Vec<String>,
     pub rpm: Option<u32>,
     pub tpm: Option<u32>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<u32>,
     pub budget: Option<NanoUsd>,
     pub budget_period: BudgetPeriod,
     pub allowed_ips: Vec<String>,
@@ -45,6 +47,7 @@ pub struct KeySummary {
     pub models: Vec<String>,
     pub rpm: Option<i64>,
     pub tpm: Option<i64>,
+    pub max_concurrent: Option<i64>,
     pub budget_usd: Option<f64>,
     pub budget_period: Option<String>,
     pub allowed_ips: Vec<String>,
@@ -136,7 +139,11 @@ pub async fn create(
     let models = key_policy::models(&spec.models)?;
     let ips = key_policy::cidrs(&spec.allowed_ips)?;
     let referrers = key_policy::referrers(&spec.allowed_referrers)?;
-    for (field, value) in [("rpm", spec.rpm), ("tpm", spec.tpm)] {
+    for (field, value) in [
+        ("rpm", spec.rpm),
+        ("tpm", spec.tpm),
+        ("max-concurrent", spec.max_concurrent),
+    ] {
         if value == Some(0) {
             return Err(FieldError::new(field, "must be at least 1").into());
         }
@@ -170,6 +177,7 @@ pub async fn create(
             allowed_models: storage::to_json_list(&models),
             rpm_limit: spec.rpm.map(i64::from),
             tpm_limit: spec.tpm.map(i64::from),
+            max_concurrent: spec.max_concurrent.map(i64::from),
             allowed_ips: storage::to_json_list(&ips),
             allowed_referrers: storage::to_json_list(&referrers),
             expires_at,
@@ -211,6 +219,7 @@ pub async fn create(
                 "models": models,
                 "rpm": spec.rpm,
                 "tpm": spec.tpm,
+                "max_concurrent": spec.max_concurrent,
                 "budget_usd": spec.budget.map(NanoUsd::as_usd),
                 "budget_period": spec.budget.map(|_| spec.budget_period.as_str()),
                 "allowed_ips": ips,
@@ -286,6 +295,7 @@ fn summarize(
         status,
         rpm: row.rpm_limit,
         tpm: row.tpm_limit,
+        max_concurrent: row.max_concurrent,
     })
 }
 

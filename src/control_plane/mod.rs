@@ -2,6 +2,7 @@
 //! Each service validates its input, writes through the repositories in one transaction and
 //! records an audit entry in the same transaction.
 
+pub mod alerts;
 pub mod api;
 pub mod api_tokens;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod members;
 pub mod pages;
 pub mod passwords;
 pub mod routes;
+pub mod settings;
 pub mod tenants;
 
 /// Who performs an administrative action, for the audit trail.

@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::context;
 use super::dialect::Dialect;
-use super::meter::estimate_prompt;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
 use super::respond::{self, Failure, Reply};
@@ -44,12 +43,20 @@ async fn handle(
         Some(&parsed.request),
     )?;
     draft.route = Some(plan.route.clone());
-    context::enforce_limits(state, &key, estimate_prompt(&parsed.request)).await?;
+    context::enforce_limits(
+        state,
+        &key,
+        &plan,
+        context::PromptTokens::Chat(&parsed.request),
+        draft,
+    )
+    .await?;
     draft.settlement = context::reserve_budgets(state, &key, &plan, &parsed.request).await?;
     state
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);
     let chat = &parsed.request;
+    draft.capture_request(|| serde_json::to_string(&parsed.raw).unwrap_or_default());
     let served = pipeline::run(
         state,
         &context::http(req, state),
@@ -104,6 +111,7 @@ async fn handle(
             completion_tokens = usage.map(|u| u.completion_tokens),
             "chat completed"
         );
+        draft.capture_response(&bytes);
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
     let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
@@ -127,7 +135,9 @@ async fn handle(
         completion_tokens = answer.usage.completion_tokens,
         "chat completed"
     );
-    Ok(reply
-        .head()
-        .json(openai::inbound::render_chat(&answer, &chat.model)))
+    let rendered = openai::inbound::render_chat(&answer, &chat.model);
+    if draft.log_bodies {
+        draft.capture_response(rendered.to_string().as_bytes());
+    }
+    Ok(reply.head().json(rendered))
 }

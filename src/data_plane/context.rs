@@ -6,12 +6,13 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 
 use super::dialect::auth_error;
-use super::meter::estimate_prompt;
+use super::meter::{count_prompt, estimate_prompt};
 use crate::config::ModelMode;
 use crate::domain::time::now_millis;
 use crate::metering::log::{LogDraft, Settlement};
+use crate::policy::rate_limit::Decision;
 use crate::policy::snapshot::KeyPolicy;
-use crate::policy::{access, auth, budget};
+use crate::policy::{access, auth, budget, limits};
 use crate::providers::types::{ChatRequest, Part, Role};
 use crate::providers::{ErrorKind, ProviderError};
 use crate::routing::rules::Features;
@@ -38,6 +39,14 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
         header("x-forwarded-for"),
         &state.settings.server.trusted_proxies,
     );
+    let tenant = snapshot.tenant(&key.tenant_id);
+    if !access::ip_allowed(ip, &tenant.ip_allowlist) {
+        let from = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+        return Err(denied(
+            "ip_not_allowed",
+            format!("This organisation's API keys may not be used from {from}."),
+        ));
+    }
     if !access::ip_allowed(ip, &key.allowed_ips) {
         let from = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
         return Err(denied(
@@ -65,6 +74,7 @@ pub async fn admit(
     draft.tenant_id = Some(key.tenant_id.clone());
     draft.team_id.clone_from(&key.team_id);
     draft.key_id = Some(key.key_id.clone());
+    draft.log_bodies = state.policy.current().tenant(&key.tenant_id).log_bodies;
     let body = super::body::read_limited(payload, state.settings.server.max_body_bytes).await?;
     Ok((key, body))
 }
@@ -96,7 +106,7 @@ pub fn plan(
         .get(&key.tenant_id)
         .filter(|r| r.has_route(name))
         .unwrap_or(&state.router);
-    router
+    let plan = router
         .plan(&state.catalog, &state.health, name, mode, &features)
         .map_err(|e| match e {
             PlanError::Unknown => ProviderError::new(
@@ -117,73 +127,223 @@ pub fn plan(
             )
             .with_param("model")
             .with_code("wrong_model_type"),
-        })
+        });
+    let plan = plan?;
+    let tenant = snapshot.tenant(&key.tenant_id);
+    if tenant.cost_tracking {
+        check_priced(state, key, &plan)?;
+    }
+    Ok(plan)
 }
 
-/// Counts the call against the key's per-minute limits (requests, and the estimated prompt
-/// tokens); a refusal is a 429 with `retry-after` and OpenAI-style `x-ratelimit-*` headers.
-pub async fn enforce_limits(
-    state: &AppState,
-    key: &KeyPolicy,
-    prompt_tokens: u64,
-) -> Result<(), super::respond::Failure> {
-    let limits = [
-        ("requests", key.rpm_limit, 1),
-        ("tokens", key.tpm_limit, prompt_tokens.max(1)),
-    ];
-    for (what, limit, cost) in limits {
-        let Some(limit) = limit.and_then(|l| u64::try_from(l).ok()) else {
-            continue;
-        };
-        let scope = format!("key:{}:{what}", key.key_id);
-        let decision = state.limiter.check(&scope, limit, cost).await;
-        if decision.allowed {
-            continue;
-        }
-        let wait = decision.retry_after_ms.div_ceil(1000).max(1);
-        let mut error = ProviderError::new(
-            ErrorKind::RateLimited,
+/// Refuses a plan whose models have no price (their cost could not be tracked) unless the
+/// operator allowed them; an allowed unpriced model raises an alert on every request.
+fn check_priced(state: &AppState, key: &KeyPolicy, plan: &Plan) -> Result<(), ProviderError> {
+    let mut unpriced = plan.candidates.iter().filter(|d| d.prices.is_none());
+    let Some(first) = unpriced.next() else {
+        return Ok(());
+    };
+    if let Some(refused) = std::iter::once(first)
+        .chain(unpriced)
+        .find(|d| !d.settings.allow_unpriced)
+    {
+        let mut e = ProviderError::new(
+            ErrorKind::InvalidRequest,
             format!(
-                "Rate limit reached for this key: {limit} {what} per minute. Try again in {wait}s."
+                "The model `{}` has no price, so its cost cannot be tracked; the operator must \
+                 price it (input_usd_per_mtok and output_usd_per_mtok) or set allow_unpriced.",
+                refused.name
             ),
         )
-        .with_code("rate_limit_exceeded");
-        error.origin = crate::providers::Origin::Caller;
-        error.retry_after = Some(wait);
-        let headers = vec![
-            (
-                if what == "requests" {
-                    "x-ratelimit-limit-requests"
-                } else {
-                    "x-ratelimit-limit-tokens"
-                },
-                limit.to_string(),
+        .with_param("model")
+        .with_code("model_not_priced");
+        e.origin = crate::providers::Origin::Caller;
+        return Err(e);
+    }
+    if plan.candidates.first().is_some_and(|d| d.prices.is_none()) {
+        state.alerts.raise(crate::alerts::event::AlertEvent {
+            tenant_id: key.tenant_id.clone(),
+            kind: "model.unpriced",
+            severity: "warning",
+            title: format!(
+                "Unpriced model `{}` was called: its cost is not tracked",
+                first.name
             ),
-            (
-                if what == "requests" {
-                    "x-ratelimit-remaining-requests"
-                } else {
-                    "x-ratelimit-remaining-tokens"
-                },
-                decision.remaining.to_string(),
-            ),
-            (
-                if what == "requests" {
-                    "x-ratelimit-reset-requests"
-                } else {
-                    "x-ratelimit-reset-tokens"
-                },
-                format!("{}ms", decision.retry_after_ms),
-            ),
-        ];
-        return Err(super::respond::Failure {
-            error,
-            route: None,
-            attempts: 0,
-            headers,
+            data: serde_json::json!({ "model": first.name, "key_id": key.key_id }),
         });
     }
     Ok(())
+}
+
+/// How many prompt tokens a request counts against token limits.
+#[derive(Clone, Copy, Debug)]
+pub enum PromptTokens<'a> {
+    /// A chat: counted with the model's tokenizer when one is known, else estimated.
+    Chat(&'a ChatRequest),
+    /// Already counted.
+    Counted(u64),
+}
+
+/// Counts the call against every limit that applies — the key's, its team's, its tenant's and
+/// the tenant's limit on the named model: requests and prompt tokens per minute, and requests in
+/// flight. A refusal is a 429 with `retry-after` and OpenAI-style `x-ratelimit-*` headers. What
+/// the request holds (concurrency slots, the token estimate to reconcile) goes into `draft`.
+pub async fn enforce_limits(
+    state: &AppState,
+    key: &KeyPolicy,
+    plan: &Plan,
+    prompt: PromptTokens<'_>,
+    draft: &mut LogDraft,
+) -> Result<(), super::respond::Failure> {
+    let scopes = {
+        let snapshot = state.policy.current();
+        limits::scopes(&snapshot, key, &plan.route)
+    };
+    if scopes.is_empty() {
+        return Ok(());
+    }
+    let mut counted_requests: Vec<&str> = Vec::new();
+    for scope in &scopes {
+        let Some(limit) = scope.limits.rpm else {
+            continue;
+        };
+        let counter = format!("{}:requests", scope.counter);
+        let decision = state.limiter.check(&counter, limit, 1).await;
+        if !decision.allowed {
+            refund(state, &counted_requests, 1).await;
+            return Err(limited(scope, "requests", decision));
+        }
+        counted_requests.push(&scope.counter);
+    }
+    let tokens = if scopes.iter().any(|s| s.limits.tpm.is_some()) {
+        match prompt {
+            PromptTokens::Counted(n) => n,
+            PromptTokens::Chat(chat) => {
+                let upstream = plan
+                    .candidates
+                    .first()
+                    .map_or(chat.model.as_str(), |d| d.target.upstream_model.as_str());
+                count_prompt(chat, upstream)
+            }
+        }
+        .max(1)
+    } else {
+        0
+    };
+    let mut token_counters: Vec<String> = Vec::new();
+    for scope in &scopes {
+        let Some(limit) = scope.limits.tpm else {
+            continue;
+        };
+        let counter = format!("{}:tokens", scope.counter);
+        let decision = state.limiter.check(&counter, limit, tokens).await;
+        if !decision.allowed {
+            refund(state, &counted_requests, 1).await;
+            for c in &token_counters {
+                state
+                    .limiter
+                    .adjust(c, -i64::try_from(tokens).unwrap_or(0))
+                    .await;
+            }
+            return Err(limited(scope, "tokens", decision));
+        }
+        token_counters.push(counter);
+    }
+    let wanted: Vec<(String, u64)> = scopes
+        .iter()
+        .filter_map(|s| s.limits.max_concurrent.map(|l| (s.counter.clone(), l)))
+        .collect();
+    let permit = if wanted.is_empty() {
+        None
+    } else {
+        match state.concurrency.acquire(&wanted) {
+            Ok(permit) => Some(permit),
+            Err(i) => {
+                refund(state, &counted_requests, 1).await;
+                for c in &token_counters {
+                    state
+                        .limiter
+                        .adjust(c, -i64::try_from(tokens).unwrap_or(0))
+                        .await;
+                }
+                let scope = scopes
+                    .iter()
+                    .find(|s| s.counter == wanted[i].0)
+                    .unwrap_or(&scopes[0]);
+                return Err(too_many_in_flight(scope, wanted[i].1));
+            }
+        }
+    };
+    draft.hold = Some(Arc::new(limits::Hold::new(
+        permit,
+        token_counters,
+        tokens,
+        state.limiter.clone(),
+    )));
+    Ok(())
+}
+
+async fn refund(state: &AppState, counters: &[&str], cost: i64) {
+    for c in counters {
+        state.limiter.adjust(&format!("{c}:requests"), -cost).await;
+    }
+}
+
+fn limited(scope: &limits::Scope, what: &str, decision: Decision) -> super::respond::Failure {
+    let wait = decision.retry_after_ms.div_ceil(1000).max(1);
+    let mut error = ProviderError::new(
+        ErrorKind::RateLimited,
+        format!(
+            "Rate limit reached for {}: {} {what} per minute. Try again in {wait}s.",
+            scope.label, decision.limit
+        ),
+    )
+    .with_code("rate_limit_exceeded");
+    error.origin = crate::providers::Origin::Caller;
+    error.retry_after = Some(wait);
+    let (limit, remaining, reset) = if what == "requests" {
+        (
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+        )
+    } else {
+        (
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+        )
+    };
+    super::respond::Failure {
+        error,
+        route: None,
+        attempts: 0,
+        headers: vec![
+            (limit, decision.limit.to_string()),
+            (remaining, decision.remaining.to_string()),
+            (reset, format!("{}ms", decision.retry_after_ms)),
+            ("x-switchyard-limit-scope", scope.kind.to_owned()),
+        ],
+    }
+}
+
+fn too_many_in_flight(scope: &limits::Scope, limit: u64) -> super::respond::Failure {
+    let mut error = ProviderError::new(
+        ErrorKind::RateLimited,
+        format!(
+            "Too many requests in flight for {}: at most {limit} at once. Try again when one finishes.",
+            scope.label
+        ),
+    )
+    .with_code("concurrency_limit_exceeded");
+    error.origin = crate::providers::Origin::Caller;
+    error.retry_after = Some(1);
+    super::respond::Failure {
+        error,
+        route: None,
+        attempts: 0,
+        headers: vec![("x-switchyard-limit-scope", scope.kind.to_owned())],
+    }
 }
 
 /// Reserves the request's maximum cost on every budget that applies (none: nothing to do). Over
@@ -218,6 +378,7 @@ pub async fn reserve_budgets(
             db: state.db.clone(),
             charges,
             reserved_nusd: amount,
+            alerts: state.alerts.clone(),
         })),
         Ok(Err(i)) => {
             let c = &charges[i];

@@ -49,7 +49,14 @@ async fn handle(
         .map(|t| t.len() as u64)
         .sum::<u64>()
         .div_ceil(4);
-    context::enforce_limits(state, &key, tokens).await?;
+    context::enforce_limits(
+        state,
+        &key,
+        &plan,
+        context::PromptTokens::Counted(tokens),
+        draft,
+    )
+    .await?;
     let served = pipeline::run(
         state,
         &context::http(req, state),

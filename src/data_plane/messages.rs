@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::context;
 use super::dialect::Dialect;
-use super::meter::estimate_prompt;
 use super::pipeline::{self, Body};
 use super::relay::Encoder;
 use super::respond::{self, Failure, Reply};
@@ -38,11 +37,19 @@ async fn handle(
     draft.end_user.clone_from(&chat.user);
     let plan = context::plan(state, &key, req, &chat.model, ModelMode::Chat, Some(&chat))?;
     draft.route = Some(plan.route.clone());
-    context::enforce_limits(state, &key, estimate_prompt(&chat)).await?;
+    context::enforce_limits(
+        state,
+        &key,
+        &plan,
+        context::PromptTokens::Chat(&chat),
+        draft,
+    )
+    .await?;
     draft.settlement = context::reserve_budgets(state, &key, &plan, &chat).await?;
     state.provider_state.restore(&key.tenant_id, &mut chat);
     let raw: RawObject =
         serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;
+    draft.capture_request(|| serde_json::to_string(&raw).unwrap_or_default());
     let beta = req
         .headers()
         .get("anthropic-beta")
@@ -102,6 +109,7 @@ async fn handle(
         "messages completed"
     );
     if same_format {
+        draft.capture_response(&bytes);
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
     for choice in &answer.choices {
@@ -109,7 +117,9 @@ async fn handle(
             .provider_state
             .remember(&key.tenant_id, &choice.message);
     }
-    Ok(reply
-        .head()
-        .json(anthropic::inbound::render_response(&answer, &chat.model)))
+    let rendered = anthropic::inbound::render_response(&answer, &chat.model);
+    if draft.log_bodies {
+        draft.capture_response(rendered.to_string().as_bytes());
+    }
+    Ok(reply.head().json(rendered))
 }

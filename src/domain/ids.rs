@@ -70,6 +70,21 @@ prefixed_id!(
     TeamId, "team_"
 );
 prefixed_id!(
+    /// An alert destination (webhook, Slack or email).
+    AlertDestinationId,
+    "ald_"
+);
+prefixed_id!(
+    /// A dashboard notification.
+    NotificationId,
+    "ntf_"
+);
+prefixed_id!(
+    /// One delivery of an alert to one destination.
+    DeliveryId,
+    "dlv_"
+);
+prefixed_id!(
     /// A virtual key.
     KeyId, "key_"
 );

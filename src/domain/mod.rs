@@ -5,4 +5,5 @@ pub mod budget;
 pub mod ids;
 pub mod money;
 pub mod role;
+pub mod tenant_settings;
 pub mod time;

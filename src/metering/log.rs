@@ -41,6 +41,12 @@ pub struct LogRecord {
     pub attempts: u32,
     pub streamed: bool,
     pub created_at: i64,
+    /// The request body, when the tenant logs bodies (after redaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    /// The response body, when the tenant logs bodies (non-streaming answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
 }
 
 /// A budget reservation to settle when the request ends.
@@ -49,17 +55,21 @@ pub struct Settlement {
     pub db: crate::storage::Db,
     pub charges: Vec<crate::storage::spend::Charge>,
     pub reserved_nusd: i64,
+    /// Fires the budget thresholds the settlement crosses.
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl Settlement {
     /// Releases the reservation and records `actual` (in the background).
     pub fn settle(self, actual: i64) {
         tokio::spawn(async move {
-            if let Err(e) =
-                crate::storage::spend::settle(&self.db, &self.charges, self.reserved_nusd, actual)
-                    .await
+            match crate::storage::spend::settle(&self.db, &self.charges, self.reserved_nusd, actual)
+                .await
             {
-                tracing::error!(error = %e, "budget settlement failed; the reservation stays held");
+                Ok(spent) => self.alerts.check_budgets(&self.charges, &spent).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "budget settlement failed; the reservation stays held");
+                }
             }
         });
     }
@@ -88,6 +98,14 @@ pub struct LogDraft {
     pub handed_off: bool,
     /// The budget reservation, settled with the actual cost when the draft is finished.
     pub settlement: Option<Settlement>,
+    /// Whether the tenant logs bodies.
+    pub log_bodies: bool,
+    /// The request body to log (only when `log_bodies`).
+    pub request_body: Option<String>,
+    /// The response body to log (only when `log_bodies`).
+    pub response_body: Option<String>,
+    /// Concurrency slots and token estimates held until the request ends.
+    pub hold: Option<std::sync::Arc<crate::policy::limits::Hold>>,
 }
 
 impl LogDraft {
@@ -112,6 +130,24 @@ impl LogDraft {
             streamed: false,
             handed_off: false,
             settlement: None,
+            hold: None,
+            log_bodies: false,
+            request_body: None,
+            response_body: None,
+        }
+    }
+
+    /// Keeps the request body for the log when the tenant logs bodies.
+    pub fn capture_request(&mut self, body: impl FnOnce() -> String) {
+        if self.log_bodies {
+            self.request_body = Some(cap(body()));
+        }
+    }
+
+    /// Keeps the response body for the log when the tenant logs bodies.
+    pub fn capture_response(&mut self, body: &[u8]) {
+        if self.log_bodies {
+            self.response_body = Some(cap(String::from_utf8_lossy(body).into_owned()));
         }
     }
 
@@ -127,6 +163,9 @@ impl LogDraft {
         let cost = self.prices.map_or(0, |p| cost::of(&p, &usage).0);
         if let Some(settlement) = self.settlement.take() {
             settlement.settle(cost);
+        }
+        if let Some(hold) = self.hold.take() {
+            hold.reconcile(usage.prompt_tokens + usage.completion_tokens);
         }
         let tenant_id = self.tenant_id?;
         Some(LogRecord {
@@ -152,6 +191,24 @@ impl LogDraft {
             attempts: self.attempts,
             streamed: self.streamed,
             created_at: self.created_at,
+            request_body: self.request_body,
+            response_body: self.response_body,
         })
     }
+}
+
+/// Largest body kept in the log, in bytes.
+pub const MAX_LOGGED_BODY: usize = 256 * 1024;
+
+/// Truncates a body to [`MAX_LOGGED_BODY`] on a character boundary.
+fn cap(mut body: String) -> String {
+    if body.len() > MAX_LOGGED_BODY {
+        let mut end = MAX_LOGGED_BODY;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.truncate(end);
+        body.push_str("…[truncated]");
+    }
+    body
 }

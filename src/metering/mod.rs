@@ -3,5 +3,6 @@
 pub mod cost;
 pub mod log;
 pub mod prices;
+pub mod retention;
 pub mod spool;
 pub mod writer;

@@ -49,10 +49,44 @@ struct Counter {
     previous: u64,
 }
 
-/// The limiter.
-pub struct RateLimiter {
+/// Adds a (possibly negative) correction to this window's count, never below zero.
+const ADJUST: &str = r"
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if v < 0 then redis.call('SET', KEYS[1], 0) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return v
+";
+
+/// What to do with the limits while Redis is unreachable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisFailure {
+    /// Limit per replica at `limit / replicas` (the default: never unlimited).
+    #[default]
+    Local,
+    /// Admit everything until Redis is back.
+    Open,
+    /// Refuse limited requests until Redis is back.
+    Closed,
+}
+
+/// The limiter: a cheap handle, shared by every worker.
+#[derive(Clone)]
+pub struct RateLimiter(std::sync::Arc<Core>);
+
+impl std::ops::Deref for RateLimiter {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.0
+    }
+}
+
+/// The limiter's state.
+pub struct Core {
     local: Mutex<HashMap<String, Counter>>,
-    redis: Option<(ConnectionManager, redis::Script)>,
+    redis: Option<(ConnectionManager, redis::Script, redis::Script)>,
+    on_redis_failure: RedisFailure,
     /// Whether shared limits were configured (even if Redis could not be reached at start).
     shared: bool,
     replicas: u64,
@@ -86,6 +120,7 @@ impl RateLimiter {
     pub async fn new(
         redis_url: Option<&str>,
         replicas: u64,
+        on_redis_failure: RedisFailure,
         metrics: Metrics,
     ) -> Result<Self, redis::RedisError> {
         let redis = match redis_url {
@@ -97,7 +132,11 @@ impl RateLimiter {
                     .set_number_of_retries(1);
                 // Start even when Redis is down: the manager reconnects by itself.
                 match ConnectionManager::new_with_config(client, config).await {
-                    Ok(manager) => Some((manager, redis::Script::new(SCRIPT))),
+                    Ok(manager) => Some((
+                        manager,
+                        redis::Script::new(SCRIPT),
+                        redis::Script::new(ADJUST),
+                    )),
                     Err(e) => {
                         tracing::warn!(error = %e, "Redis unavailable at start; rate limits are per replica");
                         metrics.set_ratelimit_degraded(true);
@@ -107,20 +146,55 @@ impl RateLimiter {
             }
             None => None,
         };
-        Ok(Self {
+        Ok(Self(std::sync::Arc::new(Core {
             local: Mutex::new(HashMap::new()),
             shared: redis_url.is_some(),
             redis,
+            on_redis_failure,
             replicas: replicas.max(1),
             redis_down_until: AtomicI64::new(0),
             metrics,
-        })
+        })))
     }
 
+    /// Corrects this window's count for `scope` by `delta` (e.g. actual tokens minus the
+    /// estimate counted up front).
+    pub async fn adjust(&self, scope: &str, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        let now = now_millis();
+        let window = now.div_euclid(WINDOW_MS);
+        if let Some((manager, _, adjust)) = &self.redis
+            && now >= self.redis_down_until.load(Ordering::Relaxed)
+        {
+            let mut conn = manager.clone();
+            let mut invocation = adjust.prepare_invoke();
+            invocation
+                .key(format!("sy:rl:{scope}:{window}"))
+                .arg(delta)
+                .arg(2 * WINDOW_MS);
+            let call = invocation.invoke_async::<i64>(&mut conn);
+            match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => self.redis_failed(now, &e.to_string()),
+                Err(_) => self.redis_failed(now, "timed out"),
+            }
+        }
+        let mut counters = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = counters.get_mut(scope)
+            && c.window == window
+        {
+            c.current = c.current.saturating_add_signed(delta);
+        }
+    }
+}
+
+impl Core {
     /// Counts `cost` against `limit` per minute for `scope` (e.g. `key:<id>:rpm`).
     pub async fn check(&self, scope: &str, limit: u64, cost: u64) -> Decision {
         let now = now_millis();
-        if let Some((manager, script)) = &self.redis
+        if let Some((manager, script, _)) = &self.redis
             && now >= self.redis_down_until.load(Ordering::Relaxed)
         {
             let window = now.div_euclid(WINDOW_MS);
@@ -148,7 +222,25 @@ impl RateLimiter {
             }
         }
         let local_limit = if self.shared {
-            limit.div_ceil(self.replicas)
+            match self.on_redis_failure {
+                RedisFailure::Local => limit.div_ceil(self.replicas),
+                RedisFailure::Open => {
+                    return Decision {
+                        allowed: true,
+                        limit,
+                        remaining: limit,
+                        retry_after_ms: 0,
+                    };
+                }
+                RedisFailure::Closed => {
+                    return Decision {
+                        allowed: false,
+                        limit,
+                        remaining: 0,
+                        retry_after_ms: u64::try_from(REDIS_BACKOFF_MS).unwrap_or(1000),
+                    };
+                }
+            }
         } else {
             limit
         };
@@ -193,9 +285,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_fresh_window_admits_exactly_the_limit() {
-        let limiter = RateLimiter::new(None, 1, Metrics::new().expect("metrics"))
-            .await
-            .expect("limiter");
+        let limiter = RateLimiter::new(
+            None,
+            1,
+            RedisFailure::Local,
+            Metrics::new().expect("metrics"),
+        )
+        .await
+        .expect("limiter");
         let now = now_millis();
         let admitted = (0..100)
             .filter(|_| limiter.check_local("k", 60, 1, now).allowed)

@@ -10,9 +10,11 @@ use arc_swap::ArcSwap;
 
 use crate::config::{RouteSettings, validate_routes};
 use crate::data_plane::catalog::Catalog;
+use crate::domain::tenant_settings::{self, Limits, TeamSettings};
 use crate::domain::time::EpochMillis;
 use crate::policy::access::OriginPattern;
 use crate::policy::budget::BudgetPolicy;
+use crate::policy::tenant::TenantPolicy;
 use crate::routing::Router;
 use crate::storage::{self, Db, StorageError, routes, snapshot as rows};
 
@@ -66,19 +68,39 @@ pub struct Snapshot {
     pub tenant_routes: HashMap<String, Router>,
     /// Budgets by tenant.
     pub budgets: HashMap<String, Vec<BudgetPolicy>>,
+    /// Tenants' policies (limits, IP allowlist, logging, time zone) by tenant id.
+    pub tenants: HashMap<String, Arc<TenantPolicy>>,
+    /// Teams' limits by team id (teams without limits are absent).
+    pub team_limits: HashMap<String, Limits>,
+    /// The policy of a tenant without settings.
+    pub default_tenant: Arc<TenantPolicy>,
 }
 
 impl Snapshot {
+    /// A tenant's policy (defaults when it has no settings).
+    pub fn tenant(&self, id: &str) -> &TenantPolicy {
+        self.tenants.get(id).unwrap_or(&self.default_tenant)
+    }
+
     /// Loads the whole snapshot; tenant routes are built over `catalog`.
     pub async fn load(db: &Db, catalog: &Catalog) -> Result<Snapshot, StorageError> {
         let version = rows::policy_version(db).await?;
         let keys = rows::live_keys(db).await?;
         let tenants = rows::tenant_statuses(db).await?;
-        let teams: HashMap<String, String> = rows::team_names(db)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t.name))
-            .collect();
+        let mut team_limits = HashMap::new();
+        let mut teams: HashMap<String, String> = HashMap::new();
+        for t in rows::team_names(db).await? {
+            match tenant_settings::parse::<TeamSettings>(&t.settings) {
+                Ok(s) if !s.limits.is_empty() => {
+                    team_limits.insert(t.id.clone(), s.limits);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(team_id = %t.id, error = %e, "unreadable team settings; ignored")
+                }
+            }
+            teams.insert(t.id, t.name);
+        }
         let mut credentials = HashMap::with_capacity(keys.len());
         for row in keys {
             let key = Arc::new(KeyPolicy {
@@ -122,9 +144,16 @@ impl Snapshot {
             );
         }
         let suspended_tenants = tenants
-            .into_iter()
+            .iter()
             .filter(|t| t.status != "active")
-            .map(|t| t.id)
+            .map(|t| t.id.clone())
+            .collect();
+        let tenant_policies = tenants
+            .into_iter()
+            .map(|t| {
+                let policy = TenantPolicy::from_row(&t.id, &t.timezone, &t.settings);
+                (t.id, Arc::new(policy))
+            })
             .collect();
         Ok(Snapshot {
             version,
@@ -132,6 +161,9 @@ impl Snapshot {
             suspended_tenants,
             tenant_routes: tenant_routes(db, catalog).await?,
             budgets: budgets(db).await?,
+            tenants: tenant_policies,
+            team_limits,
+            default_tenant: Arc::new(TenantPolicy::default()),
         })
     }
 }
@@ -178,6 +210,8 @@ async fn budgets(db: &Db) -> Result<HashMap<String, Vec<BudgetPolicy>>, StorageE
             .entry(b.tenant_id)
             .or_default()
             .push(BudgetPolicy {
+                thresholds: serde_json::from_str(&b.alert_thresholds).unwrap_or_default(),
+                id: b.id,
                 scope_type: b.scope_type,
                 scope_id: b.scope_id,
                 period: b.period,

@@ -44,6 +44,8 @@ pub struct BudgetRow {
     pub scope_id: String,
     pub period: String,
     pub limit_nusd: i64,
+    /// JSON array of alert thresholds in percent.
+    pub alert_thresholds: String,
 }
 
 /// Creates or replaces the budget of a scope and period.
@@ -138,6 +140,7 @@ pub async fn list_for_scope_type(
                 Budgets::ScopeId,
                 Budgets::Period,
                 Budgets::LimitNusd,
+                Budgets::AlertThresholds,
             ])
             .from(Budgets::Table)
             .and_where(Expr::col(Budgets::TenantId).eq(tenant.as_str()))
@@ -157,6 +160,7 @@ pub async fn all(db: &Db) -> Result<Vec<BudgetRow>, StorageError> {
                 Budgets::ScopeId,
                 Budgets::Period,
                 Budgets::LimitNusd,
+                Budgets::AlertThresholds,
             ])
             .from(Budgets::Table),
     )

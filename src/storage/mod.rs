@@ -4,6 +4,7 @@
 //! of the backend in use. Repository modules take the tenant id first and scope every statement
 //! by it.
 
+pub mod alerts;
 pub mod api_tokens;
 pub mod audit;
 pub mod budgets;

@@ -36,6 +36,8 @@ enum RequestLogs {
     CostNusd,
     Attempts,
     Streamed,
+    RequestBody,
+    ResponseBody,
     CreatedAt,
 }
 
@@ -92,6 +94,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
         RequestLogs::CostNusd,
         RequestLogs::Attempts,
         RequestLogs::Streamed,
+        RequestLogs::RequestBody,
+        RequestLogs::ResponseBody,
         RequestLogs::CreatedAt,
     ]);
     for r in records {
@@ -122,6 +126,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
             r.cost_nusd.into(),
             i64::from(r.attempts).into(),
             r.streamed.into(),
+            r.request_body.clone().into(),
+            r.response_body.clone().into(),
             r.created_at.into(),
         ])?;
     }
@@ -227,4 +233,19 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
         tx.execute(&upsert).await?;
     }
     Ok(())
+}
+
+/// Deletes the tenant's request-log rows older than `before`; returns how many. Rollups stay.
+pub async fn delete_older_than(
+    db: &super::Db,
+    tenant: &str,
+    before: i64,
+) -> Result<u64, StorageError> {
+    db.execute(
+        Query::delete()
+            .from_table(RequestLogs::Table)
+            .and_where(Expr::col(RequestLogs::TenantId).eq(tenant))
+            .and_where(Expr::col(RequestLogs::CreatedAt).lt(before)),
+    )
+    .await
 }

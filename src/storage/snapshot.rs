@@ -11,6 +11,8 @@ enum Tenants {
     Table,
     Id,
     Status,
+    Timezone,
+    Settings,
 }
 
 #[derive(Iden)]
@@ -18,6 +20,7 @@ enum Teams {
     Table,
     Id,
     Name,
+    Settings,
 }
 
 #[derive(Iden)]
@@ -52,13 +55,15 @@ pub struct LiveKeyRow {
 pub struct TeamNameRow {
     pub id: String,
     pub name: String,
+    /// The team's settings JSON.
+    pub settings: String,
 }
 
 /// Every team's name, by id.
 pub async fn team_names(db: &Db) -> Result<Vec<TeamNameRow>, StorageError> {
     db.fetch_all(
         Query::select()
-            .columns([Teams::Id, Teams::Name])
+            .columns([Teams::Id, Teams::Name, Teams::Settings])
             .from(Teams::Table),
     )
     .await
@@ -69,6 +74,9 @@ pub async fn team_names(db: &Db) -> Result<Vec<TeamNameRow>, StorageError> {
 pub struct TenantStatusRow {
     pub id: String,
     pub status: String,
+    pub timezone: String,
+    /// The tenant's settings JSON.
+    pub settings: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -107,7 +115,12 @@ pub async fn live_keys(db: &Db) -> Result<Vec<LiveKeyRow>, StorageError> {
 pub async fn tenant_statuses(db: &Db) -> Result<Vec<TenantStatusRow>, StorageError> {
     db.fetch_all(
         Query::select()
-            .columns([Tenants::Id, Tenants::Status])
+            .columns([
+                Tenants::Id,
+                Tenants::Status,
+                Tenants::Timezone,
+                Tenants::Settings,
+            ])
             .from(Tenants::Table),
     )
     .await

@@ -24,6 +24,10 @@ enum SpendCounters {
 /// One budget a request is charged against, in its current period.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Charge {
+    /// The budget this charge counts against.
+    pub budget_id: String,
+    /// The budget's alert thresholds in percent.
+    pub thresholds: Vec<u8>,
     pub tenant_id: String,
     pub scope_type: String,
     pub scope_id: String,
@@ -120,12 +124,13 @@ pub async fn reserve(
 }
 
 /// Releases a reservation and records what was actually spent.
+/// Returns each charge's spend after the settlement, in the order given.
 pub async fn settle(
     db: &Db,
     charges: &[Charge],
     reserved: i64,
     actual: i64,
-) -> Result<(), StorageError> {
+) -> Result<Vec<i64>, StorageError> {
     let now = now_millis();
     let mut tx = db.begin().await?;
     for c in charges {
@@ -145,7 +150,20 @@ pub async fn settle(
         )
         .await?;
     }
-    tx.commit().await
+    let mut spent = Vec::with_capacity(charges.len());
+    for c in charges {
+        let row: Option<Totals> = tx
+            .fetch_optional(
+                Query::select()
+                    .columns([SpendCounters::SpentNusd, SpendCounters::ReservedNusd])
+                    .from(SpendCounters::Table)
+                    .and_where(row_of(c)),
+            )
+            .await?;
+        spent.push(row.map_or(0, |r| r.spent_nusd));
+    }
+    tx.commit().await?;
+    Ok(spent)
 }
 
 /// (spent, reserved) of one budget period.

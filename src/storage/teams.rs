@@ -12,6 +12,7 @@ enum Teams {
     Id,
     TenantId,
     Name,
+    Settings,
     CreatedAt,
 }
 
@@ -100,6 +101,47 @@ pub async fn names(db: &Db, tenant: &TenantId) -> Result<Vec<TeamRow>, StorageEr
             .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str())),
     )
     .await
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    settings: String,
+}
+
+/// Reads a team's settings JSON inside a transaction (to change them).
+pub async fn settings(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    team: &str,
+) -> Result<Option<String>, StorageError> {
+    let row: Option<SettingsRow> = tx
+        .fetch_optional(
+            Query::select()
+                .column(Teams::Settings)
+                .from(Teams::Table)
+                .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(Teams::Id).eq(team)),
+        )
+        .await?;
+    Ok(row.map(|r| r.settings))
+}
+
+/// Replaces a team's settings JSON.
+pub async fn update_settings(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    team: &str,
+    settings: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::update()
+            .table(Teams::Table)
+            .value(Teams::Settings, settings)
+            .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
+            .and_where(Expr::col(Teams::Id).eq(team)),
+    )
+    .await?;
+    Ok(())
 }
 
 /// One team of the tenant by id.

@@ -109,6 +109,47 @@ pub async fn list(db: &Db) -> Result<Vec<TenantRow>, StorageError> {
     .await
 }
 
+/// A tenant's time zone and raw settings JSON.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TenantSettingsRow {
+    pub timezone: String,
+    pub settings: String,
+}
+
+/// Reads a tenant's settings inside a transaction (to change them).
+pub async fn settings(
+    tx: &mut Tx,
+    tenant: &TenantId,
+) -> Result<Option<TenantSettingsRow>, StorageError> {
+    tx.fetch_optional(
+        Query::select()
+            .columns([Tenants::Timezone, Tenants::Settings])
+            .from(Tenants::Table)
+            .and_where(Expr::col(Tenants::Id).eq(tenant.as_str())),
+    )
+    .await
+}
+
+/// Replaces a tenant's time zone and settings JSON.
+pub async fn update_settings(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    timezone: &str,
+    settings: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::update()
+            .table(Tenants::Table)
+            .value(Tenants::Timezone, timezone)
+            .value(Tenants::Settings, settings)
+            .value(Tenants::UpdatedAt, now)
+            .and_where(Expr::col(Tenants::Id).eq(tenant.as_str())),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A tenant by id.
 pub async fn find(db: &Db, id: &str) -> Result<Option<TenantRow>, StorageError> {
     db.fetch_optional(

@@ -76,6 +76,8 @@ async fn concurrent_requests_never_overspend_a_budget_by_more_than_one_request(b
     assert!(admitted >= 10, "only {admitted} admitted");
 
     let charge = Charge {
+        budget_id: String::new(),
+        thresholds: Vec::new(),
         tenant_id: gw.tenant.to_string(),
         scope_type: "key".into(),
         scope_id: issued.id.clone(),

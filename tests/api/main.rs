@@ -8,10 +8,12 @@ mod common;
 
 mod accounts;
 mod admin_api;
+mod alerts;
 mod budgets;
 mod cli;
 mod config_errors;
 mod conformance;
+mod governance;
 mod health;
 mod keys;
 mod limits;

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod db;
 pub mod mock_provider;
 pub mod providers;
+pub mod smtp;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -244,6 +245,7 @@ pub fn add_provider(
             request_usd: None,
             max_output_tokens: Some(1024),
             context_window: None,
+            allow_unpriced: false,
         });
     }
 }

@@ -26,6 +26,8 @@ pub struct CreateKeyRequest {
     pub models: Vec<String>,
     pub rpm: Option<u32>,
     pub tpm: Option<u32>,
+    /// Concurrent requests allowed.
+    pub max_concurrent: Option<u32>,
     /// A budget in USD (e.g. `"25"` or `25.5`).
     #[schema(value_type = Option<String>)]
     pub budget_usd: Option<serde_json::Value>,
@@ -135,6 +137,7 @@ pub async fn create(
         models: body.models,
         rpm: body.rpm,
         tpm: body.tpm,
+        max_concurrent: body.max_concurrent,
         budget,
         budget_period: body.budget_period.unwrap_or_default(),
         allowed_ips: body.allowed_ips,
