@@ -202,6 +202,15 @@ async fn forged_and_expired_tokens_are_rejected(backend: Backend) {
         ("not yet valid", signed(&future, &real)),
         ("unknown kid", kid_token),
         ("garbage", "not.a.jwt".to_owned()),
+        ("alg RS256 header over an HMAC signature", {
+            let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
+            let sig = signed(&claims, &real)
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .to_owned();
+            format!("{header}.{}.{sig}", b64(&payload))
+        }),
     ];
     for (name, token) in cases {
         let mut d = forged(&token, &claims.sid);
@@ -215,6 +224,30 @@ async fn forged_and_expired_tokens_are_rejected(backend: Backend) {
     let mut d = forged(&signed(&within, &real), &claims.sid);
     d.address = app.address.clone();
     assert_eq!(d.get("/api/v1/me").await.status, 200);
+    // Sliding idle timeout: a token older than a minute is re-signed on use, never beyond the
+    // session's absolute end.
+    let mut aged = claims.clone();
+    aged.iat = now - 120;
+    aged.nbf = now - 120;
+    aged.exp = now + 60;
+    aged.sxp = now + 600;
+    let mut d = forged(&signed(&aged, &real), &claims.sid);
+    d.address = app.address.clone();
+    let answer = d.get("/api/v1/me").await;
+    let refreshed = d.session_cookie().cloned().unwrap();
+    let fresh = real.verify(&refreshed).expect("refreshed token verifies");
+    assert!(fresh.iat >= now && fresh.exp <= aged.sxp, "{fresh:?}");
+    assert_eq!(
+        fresh.exp, aged.sxp,
+        "idle expiry (30 min) is capped by the session's end"
+    );
+    assert!(
+        answer
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().contains("Max-Age="))
+    );
     assert_eq!(AUDIENCE, claims.aud);
     assert_eq!(ISSUER, claims.iss);
 }
