@@ -580,6 +580,10 @@ async fn platform_admin_suspends_a_tenant_within_a_second(backend: Backend) {
     let started = Instant::now();
     loop {
         if models().await.unwrap().status() != 200 {
+            eprintln!(
+                "suspension reached the data path in {:?}",
+                started.elapsed()
+            );
             break;
         }
         assert!(
