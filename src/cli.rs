@@ -56,6 +56,9 @@ pub enum Command {
     /// Manage budgets on a tenant, a team, a key, an end user or a model.
     #[command(subcommand)]
     Budget(BudgetCommand),
+    /// Manage platform administrators.
+    #[command(subcommand)]
+    Admin(crate::control_plane::auth::admin_cli::AdminCommand),
     /// Cache settings of a tenant or one of its keys.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -369,6 +372,12 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
             Command::Budget(cmd) => budget(&settings, cmd).await,
+            Command::Admin(cmd) => {
+                let db = open(&settings).await?;
+                let result = crate::control_plane::auth::admin_cli::run(&db, cmd).await;
+                db.close().await;
+                result
+            }
             Command::Cache(cmd) => cache(&settings, cmd).await,
             Command::Alert(cmd) => alert::run(&settings, cmd).await,
             Command::Limit(cmd) => settings::limit(&settings, cmd).await,

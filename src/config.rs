@@ -17,9 +17,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod alerts;
+mod auth;
 mod cache;
 mod catalog;
 mod egress;
+pub use auth::{AuthSettings, CookieSecure};
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use cache::{CacheOverrides, CacheSettings};
@@ -71,6 +73,8 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[auth]`: dashboard and admin-API sessions.
+    pub auth: AuthSettings,
     /// `[cache]`: exact and semantic response caching.
     pub cache: CacheSettings,
     /// `[alerts]`: alert delivery retries.
@@ -206,6 +210,7 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            auth: AuthSettings::default(),
             cache: CacheSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
@@ -523,6 +528,7 @@ impl Settings {
             }
         })?;
         catalog::validate(&self.providers, &self.models)?;
+        self.auth.validate(self.listen_addr()?.ip().is_loopback())?;
         routes::validate(&self.routes, &self.models)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Value {

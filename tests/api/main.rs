@@ -6,6 +6,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accounts;
+mod admin_api;
 mod alerts;
 mod budgets;
 mod cache;
@@ -19,6 +21,7 @@ mod limits;
 mod openai_surface;
 mod pii;
 mod pii_with_cache_and_logs;
+mod pages;
 mod provider_state;
 mod providers;
 mod request_log;
