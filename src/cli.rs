@@ -3,6 +3,7 @@
 //! and exit with status 1.
 
 mod alert;
+mod provider;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ use crate::domain::ids::TenantId;
 use crate::domain::money::NanoUsd;
 use crate::startup::Application;
 use crate::storage::Db;
+
+mod pii;
 
 /// Switchyard: a multi-tenant LLM gateway.
 #[derive(Debug, Parser)]
@@ -53,17 +56,64 @@ pub enum Command {
     /// Manage budgets on a tenant, a team, a key, an end user or a model.
     #[command(subcommand)]
     Budget(BudgetCommand),
-    /// Manage where alerts go (webhooks, Slack, email) and read notifications.
-    #[command(subcommand)]
-    Alert(alert::AlertCommand),
-    /// Manage rate limits on a tenant, a team or a model.
-    #[command(subcommand)]
-    Limit(settings::LimitCommand),
     /// Manage platform administrators.
     #[command(subcommand)]
     Admin(crate::control_plane::auth::admin_cli::AdminCommand),
+    /// Cache settings of a tenant or one of its keys.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Manage where alerts go (webhooks, Slack, email) and read notifications.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
+    /// Manage a tenant's own provider credentials (bring your own key).
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Manage a tenant's own models (served by its provider credentials).
+    #[command(subcommand)]
+    Model(provider::ModelCommand),
+    /// Manage rate limits on a tenant, a team or a model.
+    #[command(subcommand)]
+    Limit(settings::LimitCommand),
+    /// Manage PII policies on a tenant, a team or a key.
+    #[command(subcommand)]
+    Pii(pii::PiiCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
+}
+
+/// `switchyard cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Set the cache settings of a tenant, or of one of its keys with `--key` (merged into the
+    /// settings already there).
+    Set {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// A key id of the tenant: set the key's settings instead of the tenant's.
+        #[arg(long)]
+        key: Option<String>,
+        /// Cache answers or not.
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// How long answers stay cached (`10m`, `1h`, …).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<Duration>,
+        /// Cosine similarity for semantic hits, in (0, 1].
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Exact matches only (`--exact-only` or `--exact-only false`).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        exact_only: Option<bool>,
+    },
+    /// Show the cache settings of a tenant and of its keys.
+    Show {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `switchyard budget …`
@@ -322,14 +372,18 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
             Command::Budget(cmd) => budget(&settings, cmd).await,
-            Command::Alert(cmd) => alert::run(&settings, cmd).await,
-            Command::Limit(cmd) => settings::limit(&settings, cmd).await,
             Command::Admin(cmd) => {
                 let db = open(&settings).await?;
                 let result = crate::control_plane::auth::admin_cli::run(&db, cmd).await;
                 db.close().await;
                 result
             }
+            Command::Cache(cmd) => cache(&settings, cmd).await,
+            Command::Alert(cmd) => alert::run(&settings, cmd).await,
+            Command::Limit(cmd) => settings::limit(&settings, cmd).await,
+            Command::Provider(cmd) => provider::run(&settings, cmd).await,
+            Command::Model(cmd) => provider::run_model(&settings, cmd).await,
+            Command::Pii(cmd) => pii::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })
@@ -528,6 +582,55 @@ async fn budget_command(db: &Db, cmd: BudgetCommand) -> anyhow::Result<()> {
             let resolved = budgets::resolve_scope(db, &tenant, &scope).await?;
             budgets::delete(db, &tenant, &resolved, period, Actor::CLI).await?;
             println!("deleted budget {scope} ({period})");
+            Ok(())
+        }
+    }
+}
+
+async fn cache(settings: &Settings, cmd: CacheCommand) -> anyhow::Result<()> {
+    let db = open(settings).await?;
+    let result = cache_command(&db, cmd).await;
+    db.close().await;
+    result
+}
+
+async fn cache_command(db: &Db, cmd: CacheCommand) -> anyhow::Result<()> {
+    match cmd {
+        CacheCommand::Set {
+            tenant,
+            key,
+            enabled,
+            ttl,
+            threshold,
+            exact_only,
+        } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let change = config::CacheOverrides {
+                enabled,
+                ttl,
+                threshold,
+                exact_only,
+            };
+            let next =
+                crate::control_plane::cache::set(db, &tenant, key.as_deref(), &change, Actor::CLI)
+                    .await?;
+            println!(
+                "cache settings of {}: {}",
+                key.as_deref().unwrap_or("the tenant"),
+                serde_json::to_string(&next)?
+            );
+            Ok(())
+        }
+        CacheCommand::Show { tenant, json } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let view = crate::control_plane::cache::show(db, &tenant).await?;
+            if json {
+                return print_json(&view);
+            }
+            println!("tenant\t{}", serde_json::to_string(&view.tenant)?);
+            for k in view.keys {
+                println!("{}\t{}", k.key_id, serde_json::to_string(&k.cache)?);
+            }
             Ok(())
         }
     }

@@ -18,11 +18,15 @@ use serde::Deserialize;
 
 mod alerts;
 mod auth;
+mod cache;
 mod catalog;
+mod egress;
 pub use auth::{AuthSettings, CookieSecure};
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
+pub use cache::{CacheOverrides, CacheSettings};
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
+pub use egress::EgressSettings;
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
     TargetSettings, validate_against as validate_routes,
@@ -69,12 +73,16 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[auth]`: dashboard and admin-API sessions.
+    pub auth: AuthSettings,
+    /// `[cache]`: exact and semantic response caching.
+    pub cache: CacheSettings,
     /// `[alerts]`: alert delivery retries.
     pub alerts: AlertSettings,
     /// `[smtp]`: email delivery (off unless `host` is set).
     pub smtp: SmtpSettings,
-    /// `[auth]`: dashboard and admin-API sessions.
-    pub auth: AuthSettings,
+    /// `[egress]`: what tenant-supplied URLs may reach.
+    pub egress: EgressSettings,
 }
 
 /// `[logs]`: the request log.
@@ -202,9 +210,11 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            auth: AuthSettings::default(),
+            cache: CacheSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
-            auth: AuthSettings::default(),
+            egress: EgressSettings::default(),
         }
     }
 }

@@ -341,7 +341,9 @@ async fn reset_submit(
     form: web::Form<ResetForm>,
 ) -> HttpResponse {
     match accounts::request_reset(&state.db, &form.email).await {
-        Ok(Some(token)) => super::api::auth::deliver_reset_link(&req, &state, &token),
+        Ok(Some(token)) => {
+            super::api::auth::deliver_reset_link(&req, &state, form.email.trim(), &token)
+        }
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "password reset request failed"),
     }

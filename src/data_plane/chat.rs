@@ -20,7 +20,12 @@ pub async fn chat_completions(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let mut draft = LogDraft::new(context::request_id(&req), "chat.completions");
-    let result = handle(&req, payload, &state, &mut draft).await;
+    let result = handle(&req, payload, &state, &mut draft)
+        .await
+        .map(|mut res| {
+            crate::cache::mark(&mut res, &draft);
+            res
+        });
     respond::finish(&state, draft, result, Dialect::OpenAi)
 }
 
@@ -34,6 +39,7 @@ async fn handle(
     let mut parsed = openai::inbound::parse_chat(&body)?;
     draft.requested_model = Some(parsed.request.model.clone());
     draft.end_user.clone_from(&parsed.request.user);
+    let protection = super::pii::protect(&key, &mut parsed.request, draft)?;
     let plan = context::plan(
         state,
         &key,
@@ -52,11 +58,27 @@ async fn handle(
     )
     .await?;
     draft.settlement = context::reserve_budgets(state, &key, &plan, &parsed.request).await?;
+    // PII redaction, when configured, rewrites the request here: before the cache lookup.
+    if let Some(hit) =
+        crate::cache::lookup(state, req, &key, &plan.route, &parsed.request, draft).await
+    {
+        let hit = super::pii::restored_hit(hit, &protection);
+        let surface = crate::cache::Surface::OpenAi {
+            include_usage: parsed.request.include_usage,
+        };
+        return Ok(crate::cache::respond(
+            &hit,
+            &parsed.request,
+            &plan.route,
+            surface,
+            draft,
+        ));
+    }
     state
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);
     let chat = &parsed.request;
-    draft.capture_request(|| serde_json::to_string(&parsed.raw).unwrap_or_default());
+    draft.capture_request(|| super::pii::loggable_request(&parsed.raw, chat, &protection));
     let served = pipeline::run(
         state,
         &context::http(req, state),
@@ -64,7 +86,7 @@ async fn handle(
         context::strict(req),
         chat.stream,
         |target| {
-            if target.kind.is_openai_style() {
+            if target.kind.is_openai_style() && !protection.rewritten {
                 openai::passthrough_chat(target, &parsed.raw, chat.stream)
             } else {
                 dispatch::chat_request(target, chat)
@@ -82,7 +104,7 @@ async fn handle(
         route: &plan.route,
         by: &by,
     };
-    let same_format = by.target.kind.is_openai_style();
+    let same_format = by.target.kind.is_openai_style() && protection.restorer.is_none();
     let bytes = match body {
         Body::Stream { first, rest } => {
             let encoder = if same_format {
@@ -95,6 +117,7 @@ async fn handle(
                     chat.include_usage,
                 ))
             };
+            let encoder = super::pii::restoring(encoder, &protection);
             return Ok(reply.stream(chat, first, rest, encoder, draft));
         }
         Body::Complete(bytes) => bytes,
@@ -102,6 +125,11 @@ async fn handle(
     if same_format {
         let usage = openai::usage_of(&bytes);
         draft.usage = usage;
+        if draft.cache.is_some()
+            && let Ok(answer) = dispatch::chat_response(by.target.kind, &bytes)
+        {
+            crate::cache::store(draft, &answer).await;
+        }
         tracing::info!(
             request_id = %context::request_id(req),
             route = %plan.route,
@@ -114,17 +142,26 @@ async fn handle(
         draft.capture_response(&bytes);
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
-    let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
+    let mut answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
         error,
         route: Some(plan.route.clone()),
         attempts: by.attempts,
         headers: Vec::new(),
     })?;
     draft.usage = Some(answer.usage);
+    crate::cache::store(draft, &answer).await;
     for choice in &answer.choices {
         state
             .provider_state
             .remember(&key.tenant_id, &choice.message);
+    }
+    if let Some(restorer) = &protection.restorer {
+        // The log keeps the answer as the provider gave it (placeholders, no personal data).
+        if draft.log_bodies {
+            let unrestored = openai::inbound::render_chat(&answer, &chat.model);
+            draft.capture_response(unrestored.to_string().as_bytes());
+        }
+        restorer.restore_response(&mut answer);
     }
     tracing::info!(
         request_id = %context::request_id(req),
@@ -136,7 +173,7 @@ async fn handle(
         "chat completed"
     );
     let rendered = openai::inbound::render_chat(&answer, &chat.model);
-    if draft.log_bodies {
+    if draft.log_bodies && protection.restorer.is_none() {
         draft.capture_response(rendered.to_string().as_bytes());
     }
     Ok(reply.head().json(rendered))

@@ -41,12 +41,21 @@ pub struct LogRecord {
     pub attempts: u32,
     pub streamed: bool,
     pub created_at: i64,
+    /// `hit`, `semantic-hit`, `miss` or `bypass` (none when the cache was never consulted).
+    #[serde(default)]
+    pub cache_result: Option<String>,
+    /// What a cache hit saved: the cost of the original answer.
+    #[serde(default)]
+    pub saved_nusd: i64,
     /// The request body, when the tenant logs bodies (after redaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_body: Option<String>,
     /// The response body, when the tenant logs bodies (non-streaming answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body: Option<String>,
+    /// Personal data found per type, as JSON (`{"email":1}`); never the values.
+    #[serde(default)]
+    pub pii_counts: Option<String>,
 }
 
 /// A budget reservation to settle when the request ends.
@@ -98,6 +107,12 @@ pub struct LogDraft {
     pub handed_off: bool,
     /// The budget reservation, settled with the actual cost when the draft is finished.
     pub settlement: Option<Settlement>,
+    /// What the response cache did (`hit`, `semantic-hit`, `miss`, `bypass`).
+    pub cache_result: Option<&'static str>,
+    /// What a cache hit saved.
+    pub saved_nusd: i64,
+    /// Where the answer goes when it should be cached (set on a cache miss).
+    pub cache: Option<crate::cache::Capture>,
     /// Whether the tenant logs bodies.
     pub log_bodies: bool,
     /// The request body to log (only when `log_bodies`).
@@ -106,6 +121,8 @@ pub struct LogDraft {
     pub response_body: Option<String>,
     /// Concurrency slots and token estimates held until the request ends.
     pub hold: Option<std::sync::Arc<crate::policy::limits::Hold>>,
+    /// PII findings per type (JSON), when the key has a PII policy and something was found.
+    pub pii_counts: Option<String>,
 }
 
 impl LogDraft {
@@ -130,6 +147,10 @@ impl LogDraft {
             streamed: false,
             handed_off: false,
             settlement: None,
+            pii_counts: None,
+            cache_result: None,
+            saved_nusd: 0,
+            cache: None,
             hold: None,
             log_bodies: false,
             request_body: None,
@@ -191,8 +212,11 @@ impl LogDraft {
             attempts: self.attempts,
             streamed: self.streamed,
             created_at: self.created_at,
+            cache_result: self.cache_result.map(str::to_owned),
+            saved_nusd: self.saved_nusd,
             request_body: self.request_body,
             response_body: self.response_body,
+            pii_counts: self.pii_counts,
         })
     }
 }

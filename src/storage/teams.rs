@@ -103,6 +103,47 @@ pub async fn names(db: &Db, tenant: &TenantId) -> Result<Vec<TeamRow>, StorageEr
     .await
 }
 
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    settings: String,
+}
+
+/// Reads a team's settings JSON inside a transaction (to change them).
+pub async fn settings(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    team: &str,
+) -> Result<Option<String>, StorageError> {
+    let row: Option<SettingsRow> = tx
+        .fetch_optional(
+            Query::select()
+                .column(Teams::Settings)
+                .from(Teams::Table)
+                .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(Teams::Id).eq(team)),
+        )
+        .await?;
+    Ok(row.map(|r| r.settings))
+}
+
+/// Replaces a team's settings JSON.
+pub async fn update_settings(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    team: &str,
+    settings: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::update()
+            .table(Teams::Table)
+            .value(Teams::Settings, settings)
+            .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
+            .and_where(Expr::col(Teams::Id).eq(team)),
+    )
+    .await?;
+    Ok(())
+}
+
 /// One team of the tenant by id.
 pub async fn find(db: &Db, tenant: &TenantId, id: &str) -> Result<Option<TeamRow>, StorageError> {
     db.fetch_optional(
@@ -169,47 +210,6 @@ pub async fn remove_user_everywhere(
             .from_table(TeamMembers::Table)
             .and_where(Expr::col(TeamMembers::TenantId).eq(tenant.as_str()))
             .and_where(Expr::col(TeamMembers::UserId).eq(user)),
-    )
-    .await?;
-    Ok(())
-}
-
-#[derive(sqlx::FromRow)]
-struct SettingsRow {
-    settings: String,
-}
-
-/// Reads a team's settings JSON inside a transaction (to change them).
-pub async fn settings(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    team: &str,
-) -> Result<Option<String>, StorageError> {
-    let row: Option<SettingsRow> = tx
-        .fetch_optional(
-            Query::select()
-                .column(Teams::Settings)
-                .from(Teams::Table)
-                .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
-                .and_where(Expr::col(Teams::Id).eq(team)),
-        )
-        .await?;
-    Ok(row.map(|r| r.settings))
-}
-
-/// Replaces a team's settings JSON.
-pub async fn update_settings(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    team: &str,
-    settings: &str,
-) -> Result<(), StorageError> {
-    tx.execute(
-        Query::update()
-            .table(Teams::Table)
-            .value(Teams::Settings, settings)
-            .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
-            .and_where(Expr::col(Teams::Id).eq(team)),
     )
     .await?;
     Ok(())

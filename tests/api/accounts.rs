@@ -35,6 +35,7 @@ on_both_backends!(
     login_is_throttled_after_ten_failures,
     password_change_and_reset_end_sessions,
     platform_admin_suspends_a_tenant_within_a_second,
+    password_reset_link_arrives_by_email,
 );
 
 async fn signup_login_logout_and_cookie_attributes(backend: Backend) {
@@ -201,6 +202,15 @@ async fn forged_and_expired_tokens_are_rejected(backend: Backend) {
         ("not yet valid", signed(&future, &real)),
         ("unknown kid", kid_token),
         ("garbage", "not.a.jwt".to_owned()),
+        ("alg RS256 header over an HMAC signature", {
+            let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
+            let sig = signed(&claims, &real)
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .to_owned();
+            format!("{header}.{}.{sig}", b64(&payload))
+        }),
     ];
     for (name, token) in cases {
         let mut d = forged(&token, &claims.sid);
@@ -214,6 +224,30 @@ async fn forged_and_expired_tokens_are_rejected(backend: Backend) {
     let mut d = forged(&signed(&within, &real), &claims.sid);
     d.address = app.address.clone();
     assert_eq!(d.get("/api/v1/me").await.status, 200);
+    // Sliding idle timeout: a token older than a minute is re-signed on use, never beyond the
+    // session's absolute end.
+    let mut aged = claims.clone();
+    aged.iat = now - 120;
+    aged.nbf = now - 120;
+    aged.exp = now + 60;
+    aged.sxp = now + 600;
+    let mut d = forged(&signed(&aged, &real), &claims.sid);
+    d.address = app.address.clone();
+    let answer = d.get("/api/v1/me").await;
+    let refreshed = d.session_cookie().cloned().unwrap();
+    let fresh = real.verify(&refreshed).expect("refreshed token verifies");
+    assert!(fresh.iat >= now && fresh.exp <= aged.sxp, "{fresh:?}");
+    assert_eq!(
+        fresh.exp, aged.sxp,
+        "idle expiry (30 min) is capped by the session's end"
+    );
+    assert!(
+        answer
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().contains("Max-Age="))
+    );
     assert_eq!(AUDIENCE, claims.aud);
     assert_eq!(ISSUER, claims.iss);
 }
@@ -546,6 +580,10 @@ async fn platform_admin_suspends_a_tenant_within_a_second(backend: Backend) {
     let started = Instant::now();
     loop {
         if models().await.unwrap().status() != 200 {
+            eprintln!(
+                "suspension reached the data path in {:?}",
+                started.elapsed()
+            );
             break;
         }
         assert!(
@@ -565,4 +603,86 @@ async fn platform_admin_suspends_a_tenant_within_a_second(backend: Backend) {
         )
         .await;
     assert_eq!(back.status, 204);
+}
+
+async fn password_reset_link_arrives_by_email(backend: Backend) {
+    let smtp = crate::common::smtp::SmtpSink::start().await;
+    let port = smtp.port;
+    let Some(app) = spawn_app_with(
+        backend,
+        move |s| {
+            s.smtp.host = Some("127.0.0.1".into());
+            s.smtp.port = port;
+            s.smtp.tls = switchyard::config::SmtpTls::None;
+        },
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    Dashboard::signup(&app, "ada@acme.test", "Acme").await;
+    let mut anon = Dashboard::anonymous(&app).await;
+    let nobody = anon
+        .post(
+            "/api/v1/auth/password-reset",
+            json!({ "email": "nobody@acme.test" }),
+        )
+        .await;
+    assert_eq!(nobody.status, 202);
+    let asked = anon
+        .post(
+            "/api/v1/auth/password-reset",
+            json!({ "email": "ada@acme.test" }),
+        )
+        .await;
+    assert_eq!(asked.status, 202);
+    let started = Instant::now();
+    let mail = loop {
+        if let Some(mail) = smtp.mails().into_iter().next() {
+            break mail;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no reset email"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        mail.to.iter().any(|t| t.contains("ada@acme.test")),
+        "{mail:?}"
+    );
+    let text = mail
+        .data
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let token = text
+        .split("/reset?token=")
+        .nth(1)
+        .expect("link in the email")
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect::<String>();
+    assert_eq!(token.len(), 64, "{text}");
+    let done = anon
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            json!({ "token": token, "new_password": "emailed reset pass 1" }),
+        )
+        .await;
+    assert_eq!(done.status, 204, "{done:?}");
+    assert_eq!(
+        Dashboard::login(&app, "ada@acme.test", "emailed reset pass 1")
+            .await
+            .0
+            .status,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        smtp.mails().len(),
+        1,
+        "nothing is sent for an unknown account"
+    );
 }

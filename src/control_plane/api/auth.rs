@@ -235,21 +235,22 @@ pub async fn request_reset(
     body: web::Json<ResetRequest>,
 ) -> Result<HttpResponse, ApiFailure> {
     if let Some(token) = accounts::request_reset(&state.db, &body.email).await? {
-        deliver_reset_link(&req, &state, &token);
+        deliver_reset_link(&req, &state, body.email.trim(), &token);
     }
     Ok(HttpResponse::Accepted().finish())
 }
 
-/// Delivers a reset link: logged at info level in `auth.dev_mode`; no mailer exists yet, so
-/// outside development the request is only noted (without the token).
-pub fn deliver_reset_link(req: &HttpRequest, state: &AppState, token: &str) {
+/// Delivers a reset link: by email when `[smtp]` is configured, and logged at info level in
+/// `auth.dev_mode`.
+pub fn deliver_reset_link(req: &HttpRequest, state: &AppState, email: &str, token: &str) {
     let info = req.connection_info();
     let link = format!("{}://{}/reset?token={token}", info.scheme(), info.host());
+    state.auth.mailer.send_reset(email, &link);
     if state.auth.settings.dev_mode {
         tracing::info!(%link, "password reset link (auth.dev_mode)");
-    } else {
+    } else if !state.auth.mailer.configured() {
         tracing::warn!(
-            "a password reset was requested but no mailer is configured; \
+            "a password reset was requested but [smtp] is not configured; \
              enable auth.dev_mode to log reset links"
         );
     }

@@ -26,7 +26,7 @@ pub struct CreateKeyRequest {
     pub models: Vec<String>,
     pub rpm: Option<u32>,
     pub tpm: Option<u32>,
-    /// Requests in flight at once.
+    /// Concurrent requests allowed.
     pub max_concurrent: Option<u32>,
     /// A budget in USD (e.g. `"25"` or `25.5`).
     #[schema(value_type = Option<String>)]

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin_cli;
 pub mod guard;
 pub mod jwt;
+pub mod mailer;
 pub mod principal;
 pub mod throttle;
 
@@ -35,6 +36,8 @@ pub struct AuthState {
     pub throttle: LoginThrottle,
     /// Bounds concurrent argon2 work (each hash holds 19 MiB).
     pub hashing: tokio::sync::Semaphore,
+    /// Password-reset email (`[smtp]`).
+    pub mailer: mailer::Mailer,
 }
 
 impl AuthState {
@@ -57,6 +60,7 @@ impl AuthState {
             signer: SessionSigner::new(&secret),
             throttle: LoginThrottle::default(),
             hashing: tokio::sync::Semaphore::new(permits),
+            mailer: mailer::Mailer::new(settings),
         }
     }
 

@@ -334,6 +334,7 @@ pub async fn add_destination(
         Ok(alerts::add(
             &state.db,
             state.master_key.as_ref(),
+            state.settings.egress.allow_private_networks,
             &p.tenant,
             new,
             p.actor(),
