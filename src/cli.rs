@@ -363,7 +363,7 @@ async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<()> {
             admin_password,
             json,
         } => {
-            let created = tenants::create(
+            let created = tenants::create_with_trial(
                 &db,
                 tenants::NewTenant {
                     name,
@@ -371,6 +371,7 @@ async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<()> {
                     admin_password,
                 },
                 Actor::CLI,
+                crate::billing::usd_to_nusd(settings.billing.trial_credits_usd),
             )
             .await?;
             if json {

@@ -17,9 +17,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod alerts;
+mod billing;
 mod catalog;
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
+pub use billing::{BillingSettings, StripeSettings};
+pub use catalog::Billing;
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
@@ -71,6 +74,10 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[smtp]`: email delivery (off unless `host` is set).
     pub smtp: SmtpSettings,
+    /// `[stripe]`: buying credits (off unless `secret_key` is set).
+    pub stripe: StripeSettings,
+    /// `[billing]`: prepaid credits.
+    pub billing: BillingSettings,
 }
 
 /// `[logs]`: the request log.
@@ -200,6 +207,8 @@ impl Default for Settings {
             logs: LogSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
+            stripe: StripeSettings::default(),
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -514,6 +523,7 @@ impl Settings {
         })?;
         catalog::validate(&self.providers, &self.models)?;
         routes::validate(&self.routes, &self.models)?;
+        billing::validate(&self.stripe, &self.billing)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Value {
                 key: "server.max_body_bytes",

@@ -138,6 +138,7 @@ impl Application {
                 .service(health::readyz)
                 .service(health::metrics)
                 .configure(crate::data_plane::configure)
+                .configure(crate::billing::webhook::configure)
                 .configure(move |cfg| {
                     if let Some(hook) = &extra {
                         hook(cfg);

@@ -52,6 +52,7 @@ async fn handle(
     )
     .await?;
     draft.settlement = context::reserve_budgets(state, &key, &plan, &parsed.request).await?;
+    draft.credits = context::reserve_credits(state, &key, &plan, &parsed.request).await?;
     state
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);

@@ -410,6 +410,34 @@ pub async fn reserve_budgets(
     }
 }
 
+/// Reserves the request's maximum cost on the tenant's prepaid credits when the plan has models
+/// billed to credits (see [`crate::billing::hold`]); 402 `insufficient_credits` when short.
+pub async fn reserve_credits(
+    state: &AppState,
+    key: &KeyPolicy,
+    plan: &Plan,
+    chat: &ChatRequest,
+) -> Result<Option<crate::billing::hold::CreditHold>, super::respond::Failure> {
+    let estimate = crate::billing::hold::Estimate {
+        prompt_tokens: estimate_prompt(chat),
+        max_tokens: chat.max_tokens,
+    };
+    let low_balance = state
+        .settings
+        .billing
+        .low_balance_usd
+        .map(crate::billing::usd_to_nusd);
+    crate::billing::hold::reserve(
+        &state.db,
+        &state.alerts,
+        low_balance,
+        &key.tenant_id,
+        plan,
+        estimate,
+    )
+    .await
+}
+
 /// Header through which a request tags itself (comma-separated), besides `metadata.tags`.
 pub const TAGS_HEADER: &str = "x-switchyard-tags";
 

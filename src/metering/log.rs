@@ -98,6 +98,8 @@ pub struct LogDraft {
     pub handed_off: bool,
     /// The budget reservation, settled with the actual cost when the draft is finished.
     pub settlement: Option<Settlement>,
+    /// The credit reservation (credits-billed models), settled with the actual cost.
+    pub credits: Option<crate::billing::hold::CreditHold>,
     /// Whether the tenant logs bodies.
     pub log_bodies: bool,
     /// The request body to log (only when `log_bodies`).
@@ -130,6 +132,7 @@ impl LogDraft {
             streamed: false,
             handed_off: false,
             settlement: None,
+            credits: None,
             hold: None,
             log_bodies: false,
             request_body: None,
@@ -163,6 +166,9 @@ impl LogDraft {
         let cost = self.prices.map_or(0, |p| cost::of(&p, &usage).0);
         if let Some(settlement) = self.settlement.take() {
             settlement.settle(cost);
+        }
+        if let Some(credits) = self.credits.take() {
+            credits.settle(self.served_model.as_deref(), cost);
         }
         if let Some(hold) = self.hold.take() {
             hold.reconcile(usage.prompt_tokens + usage.completion_tokens);

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod budgets;
 pub mod change_versions;
 mod connect;
+pub mod credits;
 pub mod keys;
 pub mod request_logs;
 pub mod routes;

@@ -245,6 +245,8 @@ pub fn add_provider(
             max_output_tokens: Some(1024),
             context_window: None,
             allow_unpriced: false,
+            billing: Default::default(),
+            markup_pct: 0.0,
         });
     }
 }
