@@ -3,6 +3,7 @@
 //! and exit with status 1.
 
 mod alert;
+mod credits;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Manage where alerts go (webhooks, Slack, email) and read notifications.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
+    /// Prepaid credits: balance, ledger, grants and Stripe Checkout links.
+    #[command(subcommand)]
+    Credits(credits::CreditsCommand),
     /// Manage rate limits on a tenant, a team or a model.
     #[command(subcommand)]
     Limit(settings::LimitCommand),
@@ -321,6 +325,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Budget(cmd) => budget(&settings, cmd).await,
             Command::Alert(cmd) => alert::run(&settings, cmd).await,
             Command::Limit(cmd) => settings::limit(&settings, cmd).await,
+            Command::Credits(cmd) => credits::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })

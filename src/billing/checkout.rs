@@ -37,7 +37,11 @@ pub fn client(settings: &Settings) -> Result<stripe::Client, BillingError> {
         .filter(|k| !k.expose().is_empty())
         .ok_or(BillingError::NotConfigured)?;
     stripe::ClientBuilder::new(key.expose())
-        .url(settings.stripe.api_base.trim_end_matches('/'))
+        // async-stripe appends `v1/…` to the base as given.
+        .url(format!(
+            "{}/",
+            settings.stripe.api_base.trim_end_matches('/')
+        ))
         .build()
         .map_err(|e| BillingError::Stripe(e.to_string()))
 }

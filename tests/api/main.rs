@@ -11,6 +11,7 @@ mod budgets;
 mod cli;
 mod config_errors;
 mod conformance;
+mod credits;
 mod governance;
 mod health;
 mod keys;

@@ -8,6 +8,7 @@ pub mod db;
 pub mod mock_provider;
 pub mod providers;
 pub mod smtp;
+pub mod stripe;
 pub mod world;
 
 use std::collections::BTreeMap;
