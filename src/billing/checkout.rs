@@ -6,14 +6,16 @@ use std::str::FromStr;
 
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ProductData,
+    CreateCheckoutSession, CreateCheckoutSessionCustomerCreation, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionPaymentIntentDataSetupFutureUsage, ProductData,
 };
 
 use super::{BillingError, NUSD_PER_CENT, usd_to_nusd};
 use crate::config::Settings;
 use crate::domain::ids::TenantId;
 use crate::domain::money::NanoUsd;
+use crate::storage::Db;
 
 /// The metadata key naming the tenant on sessions and payment intents.
 pub const TENANT_METADATA: &str = "tenant_id";
@@ -63,13 +65,16 @@ pub fn purchase_cents(settings: &Settings, amount: NanoUsd) -> Result<i64, Billi
 }
 
 /// Creates a Checkout Session buying `amount` of credits for `tenant`; the dashboard redirects
-/// the buyer to its URL.
+/// the buyer to its URL. When the tenant has auto-recharge on, Checkout also saves the card for
+/// off-session charges (on the tenant's Stripe customer, created at its first purchase).
 pub async fn checkout(
     settings: &Settings,
+    db: &Db,
     tenant: &TenantId,
     amount: NanoUsd,
 ) -> Result<CheckoutSession, BillingError> {
     let cents = purchase_cents(settings, amount)?;
+    let account = super::balance(db, tenant).await?;
     let client = client(settings)?;
     let currency = stripe_types::Currency::from_str(&settings.stripe.currency).map_err(|_| {
         BillingError::Stripe(format!("unknown currency {}", settings.stripe.currency))
@@ -89,7 +94,18 @@ pub async fn checkout(
     item.quantity = Some(1);
     let mut intent = CreateCheckoutSessionPaymentIntentData::new();
     intent.metadata = Some(metadata.clone());
-    let session = CreateCheckoutSession::new()
+    let auto_recharge = account.auto_recharge_amount_nusd.is_some();
+    if auto_recharge {
+        intent.setup_future_usage =
+            Some(CreateCheckoutSessionPaymentIntentDataSetupFutureUsage::OffSession);
+    }
+    let mut request = CreateCheckoutSession::new();
+    if let Some(customer) = &account.stripe_customer_id {
+        request = request.customer(customer.as_str());
+    } else if auto_recharge {
+        request = request.customer_creation(CreateCheckoutSessionCustomerCreation::Always);
+    }
+    let session = request
         .mode(CheckoutSessionMode::Payment)
         .client_reference_id(tenant.as_str())
         .metadata(metadata)

@@ -39,13 +39,34 @@ impl Slot {
 
 #[derive(Debug)]
 struct Held {
-    db: Db,
-    alerts: Alerts,
+    accounts: Accounts,
     tenant_id: String,
     reserved_nusd: i64,
     /// The credits-billed deployments of the plan and their markup in basis points.
     markups: Vec<(String, i64)>,
-    low_balance_nusd: Option<i64>,
+}
+
+/// What the data path needs to hold and settle credits (one per process, in the app state).
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    pub db: Db,
+    pub alerts: Alerts,
+    /// `[billing] low_balance_usd` in nano-USD.
+    pub low_balance_nusd: Option<i64>,
+    /// Charges saved cards when balances fall below their auto-recharge threshold.
+    pub recharger: Option<super::recharge::Recharger>,
+}
+
+impl Accounts {
+    /// From the settings.
+    pub fn new(settings: &crate::config::Settings, db: Db, alerts: Alerts) -> Self {
+        Self {
+            recharger: super::recharge::Recharger::from_settings(settings, alerts.clone()),
+            low_balance_nusd: settings.billing.low_balance_usd.map(super::usd_to_nusd),
+            db,
+            alerts,
+        }
+    }
 }
 
 /// `cost` plus `markup_bps` basis points, rounded up.
@@ -65,9 +86,7 @@ pub struct Estimate {
 /// `Ok(None)` for BYOK-only plans. Not enough credits is a 402 `insufficient_credits`; an
 /// unreachable database refuses the call (credits fail closed).
 pub async fn reserve(
-    db: &Db,
-    alerts: &Alerts,
-    low_balance_nusd: Option<i64>,
+    accounts: &Accounts,
     tenant_id: &str,
     plan: &Plan,
     estimate: Estimate,
@@ -99,15 +118,13 @@ pub async fn reserve(
         .unwrap_or(0)
         // Even a free request needs a positive balance: at zero, nothing is served.
         .max(1);
-    match credits::reserve(db, tenant_id, amount, now_millis()).await {
+    match credits::reserve(&accounts.db, tenant_id, amount, now_millis()).await {
         Ok(true) => Ok(Some(CreditHold {
             slot: Arc::new(Slot(Mutex::new(Some(Held {
-                db: db.clone(),
-                alerts: alerts.clone(),
+                accounts: accounts.clone(),
                 tenant_id: tenant_id.to_owned(),
                 reserved_nusd: amount,
                 markups,
-                low_balance_nusd,
             })))),
         })),
         Ok(false) => Err(insufficient(amount).into()),
@@ -176,8 +193,9 @@ fn spawn_settlement(held: Held, actual: i64) {
             .unwrap_or_default()
             .format("%Y-%m-%d")
             .to_string();
+        let accounts = &held.accounts;
         let settled = credits::settle(
-            &held.db,
+            &accounts.db,
             &credits::UsageSettlement {
                 tenant_id: &held.tenant_id,
                 reserved_nusd: held.reserved_nusd,
@@ -189,11 +207,17 @@ fn spawn_settlement(held: Held, actual: i64) {
         .await;
         match settled {
             Ok(after) => {
-                if let Some(threshold) = held.low_balance_nusd
+                if let Some(threshold) = accounts.low_balance_nusd
                     && crossed_below(after + actual, after, threshold)
                 {
-                    held.alerts
+                    accounts
+                        .alerts
                         .raise(low_balance(&held.tenant_id, after, threshold));
+                }
+                if actual > 0
+                    && let Some(recharger) = &accounts.recharger
+                {
+                    recharger.run(&accounts.db, &held.tenant_id).await;
                 }
             }
             Err(e) => {

@@ -7,6 +7,7 @@
 
 pub mod checkout;
 pub mod hold;
+pub mod recharge;
 pub mod webhook;
 
 use serde_json::json;
@@ -29,6 +30,8 @@ pub enum BillingError {
     FractionalCents,
     #[error("a grant must have a non-zero amount and a reason")]
     InvalidGrant,
+    #[error("auto-recharge needs a positive threshold and amount")]
+    InvalidAutoRecharge,
     #[error("Stripe refused the request: {0}")]
     Stripe(String),
     #[error(transparent)]

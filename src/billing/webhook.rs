@@ -9,6 +9,8 @@
 //!   purchase; `charge.succeeded` attaches the receipt link; `charge.refunded` debits what was
 //!   newly refunded of the original purchase (found through its payment intent);
 //!   `charge.dispute.created` debits the disputed amount. Other events: 200, ignored.
+//! * `payment_intent.succeeded` saves the card of a Checkout that asked to keep it (for
+//!   auto-recharge) and credits an auto-recharge (`metadata.purpose = auto_recharge`).
 //! * A database failure answers 500, so Stripe retries the delivery.
 //!
 //! The signature is checked with the same scheme as our own alert webhooks
@@ -124,6 +126,7 @@ async fn apply(db: &Db, event: &Event) -> Result<Outcome, StorageError> {
             | "charge.succeeded"
             | "charge.refunded"
             | "charge.dispute.created"
+            | "payment_intent.succeeded"
     );
     if !handled {
         return Ok(Outcome::Ignored);
@@ -147,6 +150,7 @@ async fn apply(db: &Db, event: &Event) -> Result<Outcome, StorageError> {
             }
         }
         "charge.refunded" => refund(&mut tx, object, now).await?,
+        "payment_intent.succeeded" => payment_succeeded(&mut tx, object, now).await?,
         _ => dispute(&mut tx, object, now).await?,
     }
     tx.commit().await?;
@@ -277,6 +281,44 @@ async fn dispute(tx: &mut Tx, dispute: &Value, now: i64) -> Result<(), StorageEr
             counter_account: credits::STRIPE,
             external_ref: Some(&format!("dispute:{dispute_id}")),
             description: &format!("Dispute {dispute_id}"),
+            receipt_url: None,
+            now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn payment_succeeded(tx: &mut Tx, intent: &Value, now: i64) -> Result<(), StorageError> {
+    let Some(tenant) = text(&intent["metadata"][TENANT_METADATA]) else {
+        return Ok(());
+    };
+    if !credits::has_account(tx, tenant).await? {
+        return Ok(());
+    }
+    if intent["setup_future_usage"].as_str() == Some("off_session")
+        && let (Some(customer), Some(method)) =
+            (id_of(&intent["customer"]), id_of(&intent["payment_method"]))
+    {
+        credits::set_payment_method(tx, tenant, customer, method).await?;
+    }
+    if intent["metadata"][super::recharge::PURPOSE_METADATA].as_str()
+        != Some(super::recharge::AUTO_RECHARGE)
+    {
+        return Ok(());
+    }
+    let (Some(id), Some(cents)) = (text(&intent["id"]), intent["amount_received"].as_i64()) else {
+        return Ok(());
+    };
+    credits::apply(
+        tx,
+        &Movement {
+            tenant_id: tenant,
+            kind: "auto_recharge",
+            amount_nusd: cents.saturating_mul(NUSD_PER_CENT),
+            counter_account: credits::STRIPE,
+            external_ref: Some(id),
+            description: "Auto-recharge on the saved payment method",
             receipt_url: None,
             now,
         },

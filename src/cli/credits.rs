@@ -55,6 +55,27 @@ pub enum CreditsCommand {
         #[arg(long, value_parser = parse_usd)]
         usd: NanoUsd,
     },
+    /// Charge the card saved at the next Checkout when the balance falls below `--below`, for
+    /// `--amount`, at most once an hour; or `--off`.
+    AutoRecharge(AutoRechargeArgs),
+}
+
+/// `switchyard credits auto-recharge …`
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).args(["below", "off"])))]
+pub struct AutoRechargeArgs {
+    /// The tenant's name.
+    #[arg(long)]
+    tenant: String,
+    /// Recharge when the balance falls below this many USD.
+    #[arg(long, value_parser = parse_usd, requires = "amount")]
+    below: Option<NanoUsd>,
+    /// How many USD to charge each time.
+    #[arg(long, value_parser = parse_usd, requires = "below")]
+    amount: Option<NanoUsd>,
+    /// Turn auto-recharge off.
+    #[arg(long, conflicts_with_all = ["below", "amount"])]
+    off: bool,
 }
 
 fn parse_signed_usd(text: &str) -> Result<i64, String> {
@@ -130,9 +151,26 @@ async fn command(
             );
             Ok(())
         }
+        CreditsCommand::AutoRecharge(args) => {
+            let tenant = tenant_id(db, &args.tenant).await?;
+            let rule = match (args.off, args.below, args.amount) {
+                (false, Some(below), Some(amount)) => Some((below.0, amount.0)),
+                _ => None,
+            };
+            billing::recharge::configure(db, &tenant, rule, Actor::CLI).await?;
+            match rule {
+                Some((below, amount)) => println!(
+                    "auto-recharge on: {} when below {}",
+                    NanoUsd(amount),
+                    NanoUsd(below)
+                ),
+                None => println!("auto-recharge off"),
+            }
+            Ok(())
+        }
         CreditsCommand::Checkout { tenant, usd } => {
             let tenant = tenant_id(db, &tenant).await?;
-            let session = billing::checkout::checkout(settings, &tenant, usd).await?;
+            let session = billing::checkout::checkout(settings, db, &tenant, usd).await?;
             println!("{}", session.url);
             Ok(())
         }

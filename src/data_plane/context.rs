@@ -422,20 +422,17 @@ pub async fn reserve_credits(
         prompt_tokens: estimate_prompt(chat),
         max_tokens: chat.max_tokens,
     };
-    let low_balance = state
-        .settings
-        .billing
-        .low_balance_usd
-        .map(crate::billing::usd_to_nusd);
-    crate::billing::hold::reserve(
-        &state.db,
-        &state.alerts,
-        low_balance,
-        &key.tenant_id,
-        plan,
-        estimate,
-    )
-    .await
+    reserve_credits_for(state, key, plan, estimate).await
+}
+
+/// [`reserve_credits`] for a request whose size is already estimated (embeddings).
+pub async fn reserve_credits_for(
+    state: &AppState,
+    key: &KeyPolicy,
+    plan: &Plan,
+    estimate: crate::billing::hold::Estimate,
+) -> Result<Option<crate::billing::hold::CreditHold>, super::respond::Failure> {
+    crate::billing::hold::reserve(&state.credits, &key.tenant_id, plan, estimate).await
 }
 
 /// Header through which a request tags itself (comma-separated), besides `metadata.tags`.

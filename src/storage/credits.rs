@@ -31,7 +31,9 @@ enum CreditBalances {
     ReservedNusd,
     AutoRechargeBelowNusd,
     AutoRechargeAmountNusd,
+    LastAutoRechargeAt,
     StripeCustomerId,
+    StripePaymentMethodId,
     UpdatedAt,
 }
 
@@ -543,6 +545,97 @@ pub async fn entries(db: &Db, tenant_id: &str) -> Result<Vec<EntryRow>, StorageE
             ])
             .from(CreditEntries::Table)
             .and_where(Expr::col(CreditEntries::TenantId).eq(tenant_id)),
+    )
+    .await
+}
+
+/// Turns auto-recharge on (`Some((below, amount))`) or off for the tenant.
+pub async fn set_auto_recharge(
+    tx: &mut Tx,
+    tenant_id: &str,
+    rule: Option<(i64, i64)>,
+    now: i64,
+) -> Result<(), StorageError> {
+    ensure_account(tx, tenant_id, now).await?;
+    tx.execute(
+        Query::update()
+            .table(CreditBalances::Table)
+            .value(CreditBalances::AutoRechargeBelowNusd, rule.map(|r| r.0))
+            .value(CreditBalances::AutoRechargeAmountNusd, rule.map(|r| r.1))
+            .value(CreditBalances::UpdatedAt, now)
+            .and_where(tenant_row(tenant_id)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Remembers the customer and payment method Stripe saved for off-session charges.
+pub async fn set_payment_method(
+    tx: &mut Tx,
+    tenant_id: &str,
+    customer: &str,
+    payment_method: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::update()
+            .table(CreditBalances::Table)
+            .value(CreditBalances::StripeCustomerId, customer)
+            .value(CreditBalances::StripePaymentMethodId, payment_method)
+            .and_where(tenant_row(tenant_id)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// An auto-recharge to charge now.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DueRecharge {
+    pub auto_recharge_amount_nusd: i64,
+    pub stripe_customer_id: String,
+    pub stripe_payment_method_id: String,
+}
+
+/// Claims the tenant's auto-recharge when its balance is below the rule's threshold, a payment
+/// method is saved and none was claimed in the last `interval_ms`: one conditional update, so
+/// concurrent settlements (on any replica) claim at most one per interval.
+pub async fn claim_auto_recharge(
+    db: &Db,
+    tenant_id: &str,
+    now: i64,
+    interval_ms: i64,
+) -> Result<Option<DueRecharge>, StorageError> {
+    let claimed = db
+        .execute(
+            Query::update()
+                .table(CreditBalances::Table)
+                .value(CreditBalances::LastAutoRechargeAt, now)
+                .and_where(tenant_row(tenant_id))
+                .and_where(Expr::col(CreditBalances::AutoRechargeAmountNusd).gt(0i64))
+                .and_where(
+                    Expr::col(CreditBalances::BalanceNusd)
+                        .lt(Expr::col(CreditBalances::AutoRechargeBelowNusd)),
+                )
+                .and_where(Expr::col(CreditBalances::StripeCustomerId).is_not_null())
+                .and_where(Expr::col(CreditBalances::StripePaymentMethodId).is_not_null())
+                .and_where(
+                    Expr::col(CreditBalances::LastAutoRechargeAt)
+                        .is_null()
+                        .or(Expr::col(CreditBalances::LastAutoRechargeAt).lte(now - interval_ms)),
+                ),
+        )
+        .await?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    db.fetch_optional(
+        Query::select()
+            .columns([
+                CreditBalances::AutoRechargeAmountNusd,
+                CreditBalances::StripeCustomerId,
+                CreditBalances::StripePaymentMethodId,
+            ])
+            .from(CreditBalances::Table)
+            .and_where(tenant_row(tenant_id)),
     )
     .await
 }

@@ -20,6 +20,7 @@ use crate::common::{Backend, Gateway, add_provider, spawn_gateway};
 use crate::on_both_backends;
 
 on_both_backends!(
+    auto_recharge_charges_the_saved_card_at_most_once_an_hour,
     a_signed_checkout_completion_credits_exactly_once,
     refunds_and_disputes_debit_the_original_purchase,
     random_purchases_usage_and_refunds_keep_the_ledger_balanced,
@@ -543,10 +544,14 @@ async fn checkout_creates_a_session_on_stripe_and_its_completion_credits_the_ten
     let Some(gw) = spawn_gateway(Backend::Sqlite, move |s| configure_stripe(s, &base)).await else {
         return;
     };
-    let session =
-        billing::checkout::checkout(&gw.app.settings, &gw.tenant, NanoUsd(25 * NanoUsd::PER_USD))
-            .await
-            .expect("checkout");
+    let session = billing::checkout::checkout(
+        &gw.app.settings,
+        &gw.app.db,
+        &gw.tenant,
+        NanoUsd(25 * NanoUsd::PER_USD),
+    )
+    .await
+    .expect("checkout");
     assert!(
         session.url.starts_with("https://checkout.stripe.com/"),
         "{}",
@@ -575,16 +580,26 @@ async fn checkout_creates_a_session_on_stripe_and_its_completion_credits_the_ten
     );
 
     // Amounts outside [billing] bounds never reach Stripe; Stripe's own errors are reported.
-    let too_small =
-        billing::checkout::checkout(&gw.app.settings, &gw.tenant, NanoUsd(NanoUsd::PER_USD)).await;
+    let too_small = billing::checkout::checkout(
+        &gw.app.settings,
+        &gw.app.db,
+        &gw.tenant,
+        NanoUsd(NanoUsd::PER_USD),
+    )
+    .await;
     assert!(matches!(
         too_small,
         Err(billing::BillingError::AmountOutOfRange { .. })
     ));
     let mut wrong_key = gw.app.settings.clone();
     wrong_key.stripe.secret_key = Some(Secret::new("sk_test_wrong"));
-    let refused =
-        billing::checkout::checkout(&wrong_key, &gw.tenant, NanoUsd(10 * NanoUsd::PER_USD)).await;
+    let refused = billing::checkout::checkout(
+        &wrong_key,
+        &gw.app.db,
+        &gw.tenant,
+        NanoUsd(10 * NanoUsd::PER_USD),
+    )
+    .await;
     match refused {
         Err(billing::BillingError::Stripe(message)) => {
             assert!(message.contains("Invalid API Key"), "{message}")
@@ -729,6 +744,40 @@ async fn the_credits_cli_shows_grants_lists_and_checks_out() {
     );
     assert!(!out.status.success());
 
+    let on = run(&[
+        "credits",
+        "auto-recharge",
+        "--tenant",
+        "Initech",
+        "--below",
+        "1",
+        "--amount",
+        "10",
+    ]);
+    assert!(on.contains("auto-recharge on"), "{on}");
+    let shown: Value =
+        serde_json::from_str(&run(&["credits", "show", "--tenant", "Initech", "--json"]))
+            .expect("json");
+    assert_eq!(shown["auto_recharge_below_nusd"], NanoUsd::PER_USD);
+    assert_eq!(shown["auto_recharge_amount_nusd"], 10 * NanoUsd::PER_USD);
+    run(&["credits", "auto-recharge", "--tenant", "Initech", "--off"]);
+    let shown: Value =
+        serde_json::from_str(&run(&["credits", "show", "--tenant", "Initech", "--json"]))
+            .expect("json");
+    assert_eq!(shown["auto_recharge_amount_nusd"], Value::Null);
+    let both = run_binary(
+        &[
+            "credits",
+            "auto-recharge",
+            "--tenant",
+            "Initech",
+            "--below",
+            "1",
+        ],
+        &env,
+    );
+    assert!(!both.status.success(), "--below needs --amount");
+
     let link = run(&["credits", "checkout", "--tenant", "Initech", "--usd", "20"]);
     assert!(
         link.trim().starts_with("https://checkout.stripe.com/"),
@@ -739,4 +788,112 @@ async fn the_credits_cli_shows_grants_lists_and_checks_out() {
         "2000"
     );
     assert_ledger_consistent(&app.db, &tenant).await;
+}
+
+async fn auto_recharge_charges_the_saved_card_at_most_once_an_hour(backend: Backend) {
+    let server = StripeServer::start().await;
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let (base, url) = (server.base_url.clone(), mock.base_url.clone());
+    let Some(gw) = spawn_gateway(backend, move |s| {
+        configure_stripe(s, &base);
+        add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt"]);
+        s.models[0].billing = Billing::Credits;
+    })
+    .await
+    else {
+        return;
+    };
+    let (db, tenant, usd) = (&gw.app.db, gw.tenant.as_str(), NanoUsd::PER_USD);
+    billing::recharge::configure(db, &gw.tenant, Some((usd, 10 * usd)), Actor::CLI)
+        .await
+        .expect("configure");
+    // The next Checkout saves the card; Stripe reports it with the payment intent.
+    billing::checkout::checkout(&gw.app.settings, db, &gw.tenant, NanoUsd(5 * usd))
+        .await
+        .expect("checkout");
+    let form = &server.sessions()[0].form;
+    assert_eq!(
+        form["payment_intent_data[setup_future_usage]"],
+        "off_session"
+    );
+    assert_eq!(form["customer_creation"], "always");
+    let completed = stripe::session_completed(&server.sessions()[0].object, "pi_first");
+    assert_eq!(deliver(&gw, &completed).await, 200);
+    let intent = stripe::checkout_intent(tenant, "pi_first", 500, "cus_saved", "pm_saved");
+    assert_eq!(
+        deliver(&gw, &stripe::payment_intent_succeeded(&intent)).await,
+        200
+    );
+    assert_eq!(
+        balance(db, &gw.tenant).await.0,
+        5 * usd,
+        "the checkout's intent credits nothing more"
+    );
+
+    // Just above the threshold: the second request crosses it.
+    billing::grant(
+        db,
+        &gw.tenant,
+        -(4 * usd) + ACTUAL * 3 / 2,
+        "test",
+        Actor::CLI,
+    )
+    .await
+    .expect("grant");
+    let body = json!({ "model": "gpt", "max_tokens": 100, "messages": [{ "role": "user", "content": "x" }] });
+    for _ in 0..3 {
+        let res = gw
+            .app
+            .post_json("/v1/chat/completions", &gw.key, &body)
+            .await;
+        assert_eq!(res.status(), 200);
+        wait_for_settlements(db, &gw.tenant).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.intents().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let intents = server.intents();
+    assert_eq!(intents.len(), 1);
+    let form = &intents[0].form;
+    assert_eq!(form["amount"], "1000");
+    assert_eq!(form["currency"], "usd");
+    assert_eq!(form["customer"], "cus_saved");
+    assert_eq!(form["payment_method"], "pm_saved");
+    assert_eq!(form["off_session"], "true");
+    assert_eq!(form["confirm"], "true");
+    assert_eq!(form["metadata[purpose]"], "auto_recharge");
+    assert_eq!(form["metadata[tenant_id]"], tenant);
+
+    // Credited when Stripe reports the payment, once.
+    let before = balance(db, &gw.tenant).await.0;
+    let succeeded = stripe::payment_intent_succeeded(&intents[0].object);
+    assert_eq!(deliver(&gw, &succeeded).await, 200);
+    assert_eq!(deliver(&gw, &succeeded).await, 200);
+    assert_eq!(balance(db, &gw.tenant).await.0, before + 10 * usd);
+
+    // Below the threshold again within the hour: no second charge.
+    billing::grant(db, &gw.tenant, -(10 * usd), "test", Actor::CLI)
+        .await
+        .expect("grant");
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &body)
+        .await;
+    assert_eq!(res.status(), 200);
+    wait_for_settlements(db, &gw.tenant).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.intents().len(), 1);
+    let kinds: Vec<String> = billing::ledger(db, &gw.tenant, 20)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .map(|t| t.kind)
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "auto_recharge").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_ledger_consistent(db, &gw.tenant).await;
 }

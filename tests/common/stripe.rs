@@ -27,9 +27,17 @@ pub struct CreatedSession {
     pub object: Value,
 }
 
+/// A PaymentIntent the server created, with the form it was created from.
+#[derive(Clone, Debug)]
+pub struct CreatedIntent {
+    pub form: HashMap<String, String>,
+    pub object: Value,
+}
+
 #[derive(Default)]
 struct Shared {
     sessions: Mutex<Vec<CreatedSession>>,
+    intents: Mutex<Vec<CreatedIntent>>,
 }
 
 /// The running server.
@@ -152,6 +160,58 @@ async fn create_session(
     HttpResponse::Ok().json(object)
 }
 
+async fn create_intent(
+    req: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    if !authorized(&req) {
+        return stripe_error(
+            401,
+            "invalid_request_error",
+            "Invalid API Key provided.",
+            None,
+        );
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let (Some(amount), Some(currency)) = (
+        form.get("amount").and_then(|v| v.parse::<i64>().ok()),
+        form.get("currency"),
+    ) else {
+        return stripe_error(
+            400,
+            "invalid_request_error",
+            "Missing required param: amount.",
+            Some("amount"),
+        );
+    };
+    let confirmed = form.get("confirm").map(String::as_str) == Some("true");
+    let object = json!({
+        "id": random_id("pi"),
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": if confirmed { amount } else { 0 },
+        "capture_method": "automatic",
+        "confirmation_method": "automatic",
+        "created": chrono::Utc::now().timestamp(),
+        "currency": currency,
+        "customer": form.get("customer"),
+        "description": form.get("description"),
+        "livemode": false,
+        "metadata": metadata_of(&form),
+        "payment_method": form.get("payment_method"),
+        "payment_method_types": ["card"],
+        "setup_future_usage": null,
+        "status": if confirmed { "succeeded" } else { "requires_confirmation" },
+    });
+    shared.intents.lock().expect("intents").push(CreatedIntent {
+        form,
+        object: object.clone(),
+    });
+    HttpResponse::Ok().json(object)
+}
+
 impl StripeServer {
     /// Starts the server on a random loopback port.
     pub async fn start() -> StripeServer {
@@ -159,13 +219,19 @@ impl StripeServer {
         let data = web::Data::new(shared.clone());
         let (port, handle) = serve_mock(move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(data.clone())
-                .route("/v1/checkout/sessions", web::post().to(create_session));
+                .route("/v1/checkout/sessions", web::post().to(create_session))
+                .route("/v1/payment_intents", web::post().to(create_intent));
         });
         StripeServer {
             base_url: format!("http://127.0.0.1:{port}"),
             shared,
             handle,
         }
+    }
+
+    /// The payment intents created so far.
+    pub fn intents(&self) -> Vec<CreatedIntent> {
+        self.shared.intents.lock().expect("intents").clone()
     }
 
     /// The sessions created so far.
@@ -198,6 +264,27 @@ pub fn paid_session(tenant: &str, cents: i64, payment_intent: &str) -> Value {
         "payment_status": "unpaid",
     });
     session_completed(&session, payment_intent)
+}
+
+/// A `payment_intent.succeeded` event for `intent` (a PaymentIntent object).
+pub fn payment_intent_succeeded(intent: &Value) -> Value {
+    event("payment_intent.succeeded", intent.clone())
+}
+
+/// The PaymentIntent of a Checkout that saved the buyer's card for off-session use.
+pub fn checkout_intent(tenant: &str, id: &str, cents: i64, customer: &str, method: &str) -> Value {
+    json!({
+        "id": id,
+        "object": "payment_intent",
+        "amount": cents,
+        "amount_received": cents,
+        "currency": "usd",
+        "customer": customer,
+        "metadata": { "tenant_id": tenant, "amount_usd": format!("{:.2}", cents as f64 / 100.0) },
+        "payment_method": method,
+        "setup_future_usage": "off_session",
+        "status": "succeeded",
+    })
 }
 
 /// A `charge.refunded` event: `refunded_cents` is cumulative, as in Stripe's charge object.
