@@ -103,3 +103,78 @@ pub fn validate(stripe: &StripeSettings, billing: &BillingSettings) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::config::{Billing, ConfigError, Settings, Sources, load};
+
+    fn load_text(text: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("switchyard.toml");
+        std::fs::write(&path, text).expect("write");
+        load(&Sources {
+            file: Some(&path),
+            search_dir: None,
+            env: &BTreeMap::new(),
+        })
+    }
+
+    const PROVIDER: &str = "[[providers]]\nname = \"p\"\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:1/v1\"\n";
+
+    #[test]
+    fn models_default_to_byok_and_take_credits_with_markup() {
+        let settings = load_text(&format!(
+            "{PROVIDER}[[models]]\nname = \"a\"\nprovider = \"p\"\n\
+             [[models]]\nname = \"b\"\nprovider = \"p\"\nbilling = \"credits\"\n\
+             markup_pct = 12.5\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 2.0\n\
+             [stripe]\nsecret_key = \"sk_test\"\nwebhook_secret = \"whsec\"\n\
+             [billing]\ntrial_credits_usd = 5\nlow_balance_usd = 1.5\n"
+        ))
+        .expect("loads");
+        assert_eq!(settings.models[0].billing, Billing::Byok);
+        assert_eq!(settings.models[1].billing, Billing::Credits);
+        assert_eq!(settings.models[1].markup_bps(), 1250);
+        assert_eq!(settings.stripe.api_base, "https://api.stripe.com");
+        assert_eq!(settings.stripe.currency, "usd");
+        assert_eq!(settings.billing.trial_credits_usd, 5.0);
+        assert_eq!(settings.billing.low_balance_usd, Some(1.5));
+    }
+
+    #[test]
+    fn unpriced_credits_models_and_bad_values_are_refused() {
+        let unpriced = load_text(&format!(
+            "{PROVIDER}[[models]]\nname = \"b\"\nprovider = \"p\"\nbilling = \"credits\"\n"
+        ));
+        assert!(matches!(
+            unpriced,
+            Err(ConfigError::Value {
+                key: "models.billing",
+                ..
+            })
+        ));
+        let unknown = load_text(&format!(
+            "{PROVIDER}[[models]]\nname = \"b\"\nprovider = \"p\"\nbilling = \"free\"\n"
+        ));
+        assert!(unknown.is_err());
+        let negative = load_text("[billing]\nmin_purchase_usd = -1\n");
+        assert!(matches!(
+            negative,
+            Err(ConfigError::Value {
+                key: "billing.min_purchase_usd",
+                ..
+            })
+        ));
+        let currency = load_text("[stripe]\ncurrency = \"US Dollar\"\n");
+        assert!(matches!(
+            currency,
+            Err(ConfigError::Value {
+                key: "stripe.currency",
+                ..
+            })
+        ));
+        let typo = load_text("[stripe]\nsecret = \"sk\"\n");
+        assert!(typo.is_err(), "unknown keys are refused");
+    }
+}

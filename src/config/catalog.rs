@@ -181,6 +181,19 @@ pub fn validate(
                 format!("model `{}`: markup_pct must be between 0 and 10000", m.name),
             ));
         }
+        if m.billing == Billing::Credits
+            && prices.iter().all(Option::is_none)
+            && crate::metering::prices::default_for(m.upstream_id()).is_none()
+        {
+            return Err(invalid(
+                "models.billing",
+                format!(
+                    "model `{}` is billed to credits but has no price (set input_usd_per_mtok and \
+                     output_usd_per_mtok)",
+                    m.name
+                ),
+            ));
+        }
         if prices.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
             return Err(invalid(
                 "models.input_usd_per_mtok",

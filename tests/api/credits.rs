@@ -53,10 +53,17 @@ async fn gateway(
     spawn_gateway(backend, move |s| {
         configure_stripe(s, "http://127.0.0.1:9");
         if let Some(url) = url {
-            add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt", "byok"]);
-            let gpt = s.models.iter_mut().find(|m| m.name == "gpt").expect("gpt");
-            gpt.billing = Billing::Credits;
-            gpt.markup_pct = markup_pct;
+            add_provider(
+                s,
+                "openai",
+                ProviderKind::Openai,
+                &url,
+                &["gpt", "byok", "embed:emb"],
+            );
+            for model in s.models.iter_mut().filter(|m| m.name != "byok") {
+                model.billing = Billing::Credits;
+                model.markup_pct = markup_pct;
+            }
         }
     })
     .await
@@ -424,6 +431,25 @@ async fn byok_models_never_touch_the_balance_and_markup_applies(backend: Backend
     let usage: Vec<_> = ledger.iter().filter(|t| t.kind == "usage").collect();
     assert_eq!(usage.len(), 1, "{ledger:?}");
     assert_eq!(usage[0].amount_nusd, -ACTUAL * 3);
+
+    // A stream settles when it ends.
+    let mut streamed = chat("gpt");
+    streamed["stream"] = json!(true);
+    let before = balance(&gw.app.db, &gw.tenant).await.0;
+    let res = gw
+        .app
+        .post_json("/v1/chat/completions", &gw.key, &streamed)
+        .await;
+    assert_eq!(res.status(), 200);
+    let events = crate::common::sse_events(res).await;
+    assert!(!events.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while balance(&gw.app.db, &gw.tenant).await.0 == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (after, reserved) = wait_for_settlements(&gw.app.db, &gw.tenant).await;
+    assert!(after < before, "the stream was charged");
+    assert_eq!(reserved, 0);
     assert_ledger_consistent(&gw.app.db, &gw.tenant).await;
 }
 
@@ -470,6 +496,17 @@ async fn an_empty_balance_is_a_402_in_the_callers_format(backend: Backend) {
             .expect("message")
             .contains("credit")
     );
+    let res = gw
+        .app
+        .post_json(
+            "/v1/embeddings",
+            &gw.key,
+            &json!({ "model": "emb", "input": "x" }),
+        )
+        .await;
+    assert_eq!(res.status(), 402);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "insufficient_credits", "{body}");
     assert!(mock.received().is_empty(), "nothing reached the provider");
     assert_eq!(balance(&gw.app.db, &gw.tenant).await, (0, 0));
 }
