@@ -358,6 +358,10 @@ async fn concurrent_requests_never_overdraw_credits_by_more_than_one_request(bac
         after >= -MAX_COST,
         "overdrawn by more than one request: {after}"
     );
+    eprintln!(
+        "{backend:?}: 100 concurrent requests on a balance of {initial} nUSD: {admitted} admitted, \
+         final balance {after} nUSD"
+    );
     assert_eq!(
         mock.received().len() as i64,
         admitted,
