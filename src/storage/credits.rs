@@ -297,6 +297,8 @@ pub async fn settle(db: &Db, s: &UsageSettlement<'_>) -> Result<i64, StorageErro
     )
     .await?;
     if s.actual_nusd != 0 {
+        // The day's id is the only unique key of the row (no external_ref), so concurrent
+        // first settlements of a day meet on one conflict target.
         let id = format!("ctx_usage_{}_{}", s.tenant_id, s.day);
         tx.execute(
             Query::insert()
@@ -306,7 +308,6 @@ pub async fn settle(db: &Db, s: &UsageSettlement<'_>) -> Result<i64, StorageErro
                     CreditTransactions::TenantId,
                     CreditTransactions::Kind,
                     CreditTransactions::AmountNusd,
-                    CreditTransactions::ExternalRef,
                     CreditTransactions::Description,
                     CreditTransactions::CreatedAt,
                 ])
@@ -315,7 +316,6 @@ pub async fn settle(db: &Db, s: &UsageSettlement<'_>) -> Result<i64, StorageErro
                     s.tenant_id.into(),
                     "usage".into(),
                     0i64.into(),
-                    format!("usage:{}:{}", s.tenant_id, s.day).into(),
                     format!("Usage on {} (UTC)", s.day).into(),
                     s.now.into(),
                 ])?

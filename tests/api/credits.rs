@@ -24,6 +24,7 @@ on_both_backends!(
     a_signed_checkout_completion_credits_exactly_once,
     refunds_and_disputes_debit_the_original_purchase,
     random_purchases_usage_and_refunds_keep_the_ledger_balanced,
+    concurrent_settlements_share_one_usage_transaction_per_day,
     concurrent_requests_never_overdraw_credits_by_more_than_one_request,
     byok_models_never_touch_the_balance_and_markup_applies,
     an_empty_balance_is_a_402_in_the_callers_format,
@@ -936,5 +937,41 @@ async fn auto_recharge_charges_the_saved_card_at_most_once_an_hour(backend: Back
         1,
         "{kinds:?}"
     );
+    assert_ledger_consistent(db, &gw.tenant).await;
+}
+
+async fn concurrent_settlements_share_one_usage_transaction_per_day(backend: Backend) {
+    let Some(gw) = gateway(backend, None, 0.0).await else {
+        return;
+    };
+    let (db, tenant) = (&gw.app.db, gw.tenant.as_str());
+    billing::grant(db, &gw.tenant, NanoUsd::PER_USD, "test", Actor::CLI)
+        .await
+        .expect("grant");
+    for _ in 0..20 {
+        assert!(
+            credits::reserve(db, tenant, 5_000, 0)
+                .await
+                .expect("reserve")
+        );
+    }
+    let settlement = credits::UsageSettlement {
+        tenant_id: tenant,
+        reserved_nusd: 5_000,
+        actual_nusd: 1_000,
+        day: "2030-01-01",
+        now: 0,
+    };
+    let settled =
+        futures_util::future::join_all((0..20).map(|_| credits::settle(db, &settlement))).await;
+    assert!(settled.iter().all(Result::is_ok), "{settled:?}");
+    assert_eq!(
+        balance(db, &gw.tenant).await,
+        (NanoUsd::PER_USD - 20_000, 0)
+    );
+    let ledger = billing::ledger(db, &gw.tenant, 10).await.expect("ledger");
+    let usage: Vec<_> = ledger.iter().filter(|t| t.kind == "usage").collect();
+    assert_eq!(usage.len(), 1, "{ledger:?}");
+    assert_eq!(usage[0].amount_nusd, -20_000);
     assert_ledger_consistent(db, &gw.tenant).await;
 }
