@@ -4,6 +4,7 @@
 
 mod alert;
 mod credits;
+mod provider;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -54,9 +55,18 @@ pub enum Command {
     /// Manage budgets on a tenant, a team, a key, an end user or a model.
     #[command(subcommand)]
     Budget(BudgetCommand),
+    /// Cache settings of a tenant or one of its keys.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Manage where alerts go (webhooks, Slack, email) and read notifications.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
+    /// Manage a tenant's own provider credentials (bring your own key).
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Manage a tenant's own models (served by its provider credentials).
+    #[command(subcommand)]
+    Model(provider::ModelCommand),
     /// Prepaid credits: balance, ledger, grants and Stripe Checkout links.
     #[command(subcommand)]
     Credits(credits::CreditsCommand),
@@ -65,6 +75,41 @@ pub enum Command {
     Limit(settings::LimitCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
+}
+
+/// `switchyard cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Set the cache settings of a tenant, or of one of its keys with `--key` (merged into the
+    /// settings already there).
+    Set {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// A key id of the tenant: set the key's settings instead of the tenant's.
+        #[arg(long)]
+        key: Option<String>,
+        /// Cache answers or not.
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// How long answers stay cached (`10m`, `1h`, …).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<Duration>,
+        /// Cosine similarity for semantic hits, in (0, 1].
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Exact matches only (`--exact-only` or `--exact-only false`).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        exact_only: Option<bool>,
+    },
+    /// Show the cache settings of a tenant and of its keys.
+    Show {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `switchyard budget …`
@@ -323,8 +368,11 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
             Command::Budget(cmd) => budget(&settings, cmd).await,
+            Command::Cache(cmd) => cache(&settings, cmd).await,
             Command::Alert(cmd) => alert::run(&settings, cmd).await,
             Command::Limit(cmd) => settings::limit(&settings, cmd).await,
+            Command::Provider(cmd) => provider::run(&settings, cmd).await,
+            Command::Model(cmd) => provider::run_model(&settings, cmd).await,
             Command::Credits(cmd) => credits::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
@@ -525,6 +573,55 @@ async fn budget_command(db: &Db, cmd: BudgetCommand) -> anyhow::Result<()> {
             let resolved = budgets::resolve_scope(db, &tenant, &scope).await?;
             budgets::delete(db, &tenant, &resolved, period, Actor::CLI).await?;
             println!("deleted budget {scope} ({period})");
+            Ok(())
+        }
+    }
+}
+
+async fn cache(settings: &Settings, cmd: CacheCommand) -> anyhow::Result<()> {
+    let db = open(settings).await?;
+    let result = cache_command(&db, cmd).await;
+    db.close().await;
+    result
+}
+
+async fn cache_command(db: &Db, cmd: CacheCommand) -> anyhow::Result<()> {
+    match cmd {
+        CacheCommand::Set {
+            tenant,
+            key,
+            enabled,
+            ttl,
+            threshold,
+            exact_only,
+        } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let change = config::CacheOverrides {
+                enabled,
+                ttl,
+                threshold,
+                exact_only,
+            };
+            let next =
+                crate::control_plane::cache::set(db, &tenant, key.as_deref(), &change, Actor::CLI)
+                    .await?;
+            println!(
+                "cache settings of {}: {}",
+                key.as_deref().unwrap_or("the tenant"),
+                serde_json::to_string(&next)?
+            );
+            Ok(())
+        }
+        CacheCommand::Show { tenant, json } => {
+            let tenant = tenant_id(db, &tenant).await?;
+            let view = crate::control_plane::cache::show(db, &tenant).await?;
+            if json {
+                return print_json(&view);
+            }
+            println!("tenant\t{}", serde_json::to_string(&view.tenant)?);
+            for k in view.keys {
+                println!("{}\t{}", k.key_id, serde_json::to_string(&k.cache)?);
+            }
             Ok(())
         }
     }

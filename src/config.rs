@@ -18,12 +18,16 @@ use serde::Deserialize;
 
 mod alerts;
 mod billing;
+mod cache;
 mod catalog;
+mod egress;
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use billing::{BillingSettings, StripeSettings};
+pub use cache::{CacheOverrides, CacheSettings};
 pub use catalog::Billing;
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
+pub use egress::EgressSettings;
 pub use routes::{
     Condition, HeaderCondition, RouteSettings, RoutingSettings, RuleSettings, Strategy,
     TargetSettings, validate_against as validate_routes,
@@ -70,10 +74,14 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[cache]`: exact and semantic response caching.
+    pub cache: CacheSettings,
     /// `[alerts]`: alert delivery retries.
     pub alerts: AlertSettings,
     /// `[smtp]`: email delivery (off unless `host` is set).
     pub smtp: SmtpSettings,
+    /// `[egress]`: what tenant-supplied URLs may reach.
+    pub egress: EgressSettings,
     /// `[stripe]`: buying credits (off unless `secret_key` is set).
     pub stripe: StripeSettings,
     /// `[billing]`: prepaid credits.
@@ -205,8 +213,10 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            cache: CacheSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
+            egress: EgressSettings::default(),
             stripe: StripeSettings::default(),
             billing: BillingSettings::default(),
         }

@@ -7,12 +7,14 @@
 pub mod alerts;
 pub mod bench;
 pub mod billing;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod control_plane;
 pub mod crypto;
 pub mod data_plane;
 pub mod domain;
+pub mod egress;
 pub mod error;
 pub mod metering;
 pub mod observability;

@@ -32,6 +32,8 @@ pub struct Inner {
     pub catalog: Arc<Catalog>,
     /// The pooled HTTP client for providers.
     pub http: reqwest::Client,
+    /// The client for tenants' own providers (egress-guarded).
+    pub egress_http: reqwest::Client,
     /// Reasoning state carried between turns for callers whose format cannot carry it.
     pub provider_state: ProviderState,
     /// Routes: names that pick among deployments.
@@ -42,6 +44,8 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
+    /// The exact and semantic response cache.
+    pub cache: crate::cache::ResponseCache,
     /// Requests in flight per limited scope (`max_concurrent`).
     pub concurrency: crate::policy::limits::Concurrency,
     /// Budget and spend alerts (notifications and deliveries).
@@ -58,7 +62,17 @@ impl AppState {
     /// Loads the policy snapshot, builds the catalog and starts the background refresher.
     pub async fn build(settings: Settings, db: Db, metrics: Metrics) -> Result<Self, StateError> {
         let catalog = Arc::new(Catalog::from_settings(&settings));
-        let policy = PolicyStore::load(&db, catalog.clone()).await?;
+        let master_key = settings
+            .master_key
+            .as_ref()
+            .map(|k| crate::crypto::MasterKey::parse(k.expose()))
+            .transpose()
+            .map_err(StateError::MasterKey)?;
+        let byok = crate::policy::byok::Byok {
+            master_key: master_key.clone(),
+            allow_private: settings.egress.allow_private_networks,
+        };
+        let policy = PolicyStore::load(&db, catalog.clone(), byok).await?;
         let refresher = policy.spawn_refresher(db.clone());
         let router = Router::new(&settings.routes, &catalog).map_err(StateError::Routing)?;
         let health = Health::new(
@@ -67,6 +81,12 @@ impl AppState {
             metrics.clone(),
         );
         let http = crate::data_plane::upstream::client().map_err(StateError::Http)?;
+        let egress_http =
+            crate::data_plane::upstream::guarded_client(crate::egress::GuardedResolver::new(
+                crate::egress::system_lookup(),
+                settings.egress.allow_private_networks,
+            ))
+            .map_err(StateError::Http)?;
         let logs = LogWriter::start(
             db.clone(),
             settings.logs.spool_path.clone(),
@@ -80,12 +100,7 @@ impl AppState {
         )
         .await
         .map_err(StateError::Redis)?;
-        let master_key = settings
-            .master_key
-            .as_ref()
-            .map(|k| crate::crypto::MasterKey::parse(k.expose()))
-            .transpose()
-            .map_err(StateError::MasterKey)?;
+        let cache = crate::cache::ResponseCache::new(&settings, metrics.clone()).await;
         let concurrency =
             crate::policy::limits::Concurrency::new(if settings.redis_url.is_some() {
                 settings.server.replicas
@@ -100,7 +115,15 @@ impl AppState {
                 .map_err(StateError::Smtp)?,
             smtp_from: settings.smtp.from.clone(),
             master_key: master_key.clone(),
-            http: http.clone(),
+            http: crate::egress::client(
+                crate::egress::GuardedResolver::new(
+                    crate::egress::system_lookup(),
+                    settings.egress.allow_private_networks,
+                ),
+                settings.alerts.timeout,
+            )
+            .map_err(StateError::Http)?,
+            allow_private: settings.egress.allow_private_networks,
         };
         let sender = tokio::spawn(sender.run());
         let retention = crate::metering::retention::spawn(
@@ -118,12 +141,14 @@ impl AppState {
             policy,
             catalog,
             http,
+            egress_http,
             provider_state: ProviderState::default(),
             router,
             health,
             logs,
             concurrency,
             limiter,
+            cache,
             alerts,
             master_key,
             background: vec![

@@ -20,3 +20,12 @@ CREATE INDEX alert_deliveries_tenant ON alert_deliveries (tenant_id, created_at)
 
 -- Team settings (JSON): the team's rate limits and, later, its other policies.
 ALTER TABLE teams ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+
+-- The audit trail is append-only: the database refuses to change or remove an entry.
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();

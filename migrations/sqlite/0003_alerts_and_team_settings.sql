@@ -20,3 +20,13 @@ CREATE INDEX alert_deliveries_tenant ON alert_deliveries (tenant_id, created_at)
 
 -- Team settings (JSON): the team's rate limits and, later, its other policies.
 ALTER TABLE teams ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+
+-- The audit trail is append-only: the database refuses to change or remove an entry.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;

@@ -24,7 +24,10 @@ pub struct Sender {
     pub smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     pub smtp_from: String,
     pub master_key: Option<MasterKey>,
+    /// A client for tenant-supplied URLs (see [`crate::egress`]).
     pub http: reqwest::Client,
+    /// Whether those URLs may point to internal networks.
+    pub allow_private: bool,
 }
 
 /// Builds the SMTP transport when `[smtp] host` is set.
@@ -162,6 +165,7 @@ impl Sender {
         body: String,
         headers: &[(&str, String)],
     ) -> Result<(), String> {
+        crate::egress::check_url(url, self.allow_private).map_err(|e| e.to_string())?;
         let mut req = self
             .http
             .post(url)

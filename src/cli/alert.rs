@@ -95,7 +95,15 @@ async fn command(settings: &Settings, db: &storage::Db, cmd: AlertCommand) -> an
                 .as_ref()
                 .map(|k| MasterKey::parse(k.expose()))
                 .transpose()?;
-            let added = alerts::add(db, key.as_ref(), &tenant, new, Actor::CLI).await?;
+            let added = alerts::add(
+                db,
+                key.as_ref(),
+                settings.egress.allow_private_networks,
+                &tenant,
+                new,
+                Actor::CLI,
+            )
+            .await?;
             if json {
                 return print_json(&added);
             }

@@ -49,6 +49,9 @@ pub struct RouteSettings {
     /// Rules, first match wins; no match uses `targets`.
     #[serde(default)]
     pub rules: Vec<RuleSettings>,
+    /// Cache settings for this route (on/off, TTL, threshold, exact-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<super::CacheOverrides>,
 }
 
 /// How a route orders its targets.

@@ -55,16 +55,10 @@ pub struct AddedDestination {
     pub secret: Option<String>,
 }
 
-fn check_url(field: &'static str, raw: &str) -> Result<String, FieldError> {
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| FieldError::new(field, format!("`{raw}` is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(FieldError::new(
-            field,
-            "expected an http:// or https:// URL",
-        ));
-    }
-    Ok(url.to_string())
+fn check_url(field: &'static str, raw: &str, allow_private: bool) -> Result<String, FieldError> {
+    crate::egress::check_url(raw, allow_private)
+        .map(|u| u.to_string())
+        .map_err(|e| FieldError::new(field, e.to_string()))
 }
 
 fn check_email(raw: &str) -> Result<String, FieldError> {
@@ -78,6 +72,7 @@ fn check_email(raw: &str) -> Result<String, FieldError> {
 pub async fn add(
     db: &Db,
     master_key: Option<&MasterKey>,
+    allow_private: bool,
     tenant: &TenantId,
     new: NewDestination,
     actor: Actor<'_>,
@@ -99,9 +94,13 @@ pub async fn add(
                         .collect::<String>()
                 ),
             };
-            ("webhook", check_url("webhook", &url)?, Some(secret))
+            (
+                "webhook",
+                check_url("webhook", &url, allow_private)?,
+                Some(secret),
+            )
         }
-        NewDestination::Slack { url } => ("slack", check_url("slack", &url)?, None),
+        NewDestination::Slack { url } => ("slack", check_url("slack", &url, allow_private)?, None),
         NewDestination::Email { address } => ("email", check_email(&address)?, None),
     };
     let sealed = match &secret {
@@ -229,9 +228,11 @@ mod tests {
 
     #[test]
     fn urls_and_addresses_are_checked() {
-        assert!(check_url("webhook", "ftp://x").is_err());
-        assert!(check_url("webhook", "not a url").is_err());
-        assert!(check_url("webhook", "https://example.com/h").is_ok());
+        assert!(check_url("webhook", "ftp://x", false).is_err());
+        assert!(check_url("webhook", "not a url", false).is_err());
+        assert!(check_url("webhook", "https://example.com/h", false).is_ok());
+        assert!(check_url("webhook", "http://169.254.169.254/", false).is_err());
+        assert!(check_url("webhook", "http://127.0.0.1:9000/h", true).is_ok());
         assert!(check_email("nope").is_err());
         assert!(check_email("ops@example.com").is_ok());
     }

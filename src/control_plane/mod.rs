@@ -4,9 +4,12 @@
 
 pub mod alerts;
 pub mod budgets;
+pub mod cache;
 pub mod key_policy;
 pub mod keys;
+pub mod models;
 pub mod passwords;
+pub mod providers;
 pub mod routes;
 pub mod settings;
 pub mod tenants;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{ModelMode, ModelSettings, Settings};
+use crate::config::{ModelMode, ModelSettings, ProviderSettings, Settings};
 use crate::metering::prices::Prices;
 use crate::providers::{ProviderKind, Target};
 
@@ -26,9 +26,47 @@ pub struct Deployment {
     pub settings: ModelSettings,
     /// Effective prices (configured, else built-in); `None` when unpriced.
     pub prices: Option<Prices>,
+    /// The key of its circuit breaker and load figures: its name for platform models, unique per
+    /// tenant for a tenant's own (so one tenant's failing key never ejects anyone else's).
+    pub health_key: String,
+    /// Served with a tenant's own credential at a tenant-supplied URL: called through the
+    /// egress-guarded client.
+    pub guarded: bool,
 }
 
 impl Deployment {
+    /// A deployment of `model` on `provider`.
+    pub fn new(
+        model: &ModelSettings,
+        provider: &ProviderSettings,
+        health_key: String,
+        guarded: bool,
+    ) -> Self {
+        Deployment {
+            name: model.name.clone(),
+            mode: model.mode,
+            target: Target {
+                provider: provider.name.clone(),
+                kind: provider.kind,
+                base_url: provider.base_url.trim_end_matches('/').to_owned(),
+                api_key: provider
+                    .api_key
+                    .as_ref()
+                    .map(|k| k.expose().to_owned())
+                    .unwrap_or_default(),
+                upstream_model: model.upstream_id().to_owned(),
+                api_version: provider.api_version.clone(),
+                default_max_tokens: model.max_output_tokens.unwrap_or(FALLBACK_MAX_TOKENS),
+                strict: false,
+            },
+            timeout: provider.timeout,
+            prices: crate::metering::prices::for_model(model),
+            settings: model.clone(),
+            health_key,
+            guarded,
+        }
+    }
+
     /// The target with the request's strict-mode flag.
     pub fn target(&self, strict: bool) -> Target {
         let mut target = self.target.clone();
@@ -58,31 +96,34 @@ impl Catalog {
             else {
                 continue;
             };
-            let deployment = Arc::new(Deployment {
-                name: model.name.clone(),
-                mode: model.mode,
-                target: Target {
-                    provider: provider.name.clone(),
-                    kind: provider.kind,
-                    base_url: provider.base_url.trim_end_matches('/').to_owned(),
-                    api_key: provider
-                        .api_key
-                        .as_ref()
-                        .map(|k| k.expose().to_owned())
-                        .unwrap_or_default(),
-                    upstream_model: model.upstream_id().to_owned(),
-                    api_version: provider.api_version.clone(),
-                    default_max_tokens: model.max_output_tokens.unwrap_or(FALLBACK_MAX_TOKENS),
-                    strict: false,
-                },
-                timeout: provider.timeout,
-                prices: crate::metering::prices::for_model(model),
-                settings: model.clone(),
-            });
-            catalog
-                .by_name
-                .insert(model.name.clone(), deployment.clone());
-            catalog.order.push(deployment);
+            catalog.insert(Arc::new(Deployment::new(
+                model,
+                provider,
+                model.name.clone(),
+                false,
+            )));
+        }
+        catalog
+    }
+
+    fn insert(&mut self, deployment: Arc<Deployment>) {
+        let replaced = self
+            .by_name
+            .insert(deployment.name.clone(), deployment.clone());
+        if let Some(old) = replaced {
+            self.order.retain(|d| !Arc::ptr_eq(d, &old));
+        }
+        self.order.push(deployment);
+    }
+
+    /// This catalog with `extra` deployments added, shadowing any of the same name.
+    pub fn overlay(&self, extra: impl IntoIterator<Item = Arc<Deployment>>) -> Catalog {
+        let mut catalog = Catalog {
+            by_name: self.by_name.clone(),
+            order: self.order.clone(),
+        };
+        for d in extra {
+            catalog.insert(d);
         }
         catalog
     }

@@ -20,7 +20,12 @@ pub async fn chat_completions(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let mut draft = LogDraft::new(context::request_id(&req), "chat.completions");
-    let result = handle(&req, payload, &state, &mut draft).await;
+    let result = handle(&req, payload, &state, &mut draft)
+        .await
+        .map(|mut res| {
+            crate::cache::mark(&mut res, &draft);
+            res
+        });
     respond::finish(&state, draft, result, Dialect::OpenAi)
 }
 
@@ -52,6 +57,21 @@ async fn handle(
     )
     .await?;
     draft.settlement = context::reserve_budgets(state, &key, &plan, &parsed.request).await?;
+    // PII redaction, when configured, rewrites the request here: before the cache lookup.
+    if let Some(hit) =
+        crate::cache::lookup(state, req, &key, &plan.route, &parsed.request, draft).await
+    {
+        let surface = crate::cache::Surface::OpenAi {
+            include_usage: parsed.request.include_usage,
+        };
+        return Ok(crate::cache::respond(
+            &hit,
+            &parsed.request,
+            &plan.route,
+            surface,
+            draft,
+        ));
+    }
     draft.credits = context::reserve_credits(state, &key, &plan, &parsed.request).await?;
     state
         .provider_state
@@ -103,6 +123,11 @@ async fn handle(
     if same_format {
         let usage = openai::usage_of(&bytes);
         draft.usage = usage;
+        if draft.cache.is_some()
+            && let Ok(answer) = dispatch::chat_response(by.target.kind, &bytes)
+        {
+            crate::cache::store(draft, &answer).await;
+        }
         tracing::info!(
             request_id = %context::request_id(req),
             route = %plan.route,
@@ -122,6 +147,7 @@ async fn handle(
         headers: Vec::new(),
     })?;
     draft.usage = Some(answer.usage);
+    crate::cache::store(draft, &answer).await;
     for choice in &answer.choices {
         state
             .provider_state

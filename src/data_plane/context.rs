@@ -106,8 +106,13 @@ pub fn plan(
         .get(&key.tenant_id)
         .filter(|r| r.has_route(name))
         .unwrap_or(&state.router);
+    // A tenant's own models join (and shadow) the platform's.
+    let catalog = snapshot
+        .tenant_catalogs
+        .get(&key.tenant_id)
+        .map_or(&*state.catalog, |c| &**c);
     let plan = router
-        .plan(&state.catalog, &state.health, name, mode, &features)
+        .plan(catalog, &state.health, name, mode, &features)
         .map_err(|e| match e {
             PlanError::Unknown => ProviderError::new(
                 ErrorKind::NotFound,

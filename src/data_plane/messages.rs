@@ -21,7 +21,12 @@ pub async fn messages(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let mut draft = LogDraft::new(context::request_id(&req), "messages");
-    let result = handle(&req, payload, &state, &mut draft).await;
+    let result = handle(&req, payload, &state, &mut draft)
+        .await
+        .map(|mut res| {
+            crate::cache::mark(&mut res, &draft);
+            res
+        });
     respond::finish(&state, draft, result, Dialect::Anthropic)
 }
 
@@ -46,6 +51,17 @@ async fn handle(
     )
     .await?;
     draft.settlement = context::reserve_budgets(state, &key, &plan, &chat).await?;
+    // PII redaction, when configured, rewrites the request here: before the cache lookup.
+    if let Some(hit) = crate::cache::lookup(state, req, &key, &plan.route, &chat, draft).await {
+        let surface = crate::cache::Surface::Anthropic;
+        return Ok(crate::cache::respond(
+            &hit,
+            &chat,
+            &plan.route,
+            surface,
+            draft,
+        ));
+    }
     draft.credits = context::reserve_credits(state, &key, &plan, &chat).await?;
     state.provider_state.restore(&key.tenant_id, &mut chat);
     let raw: RawObject =
@@ -100,6 +116,7 @@ async fn handle(
         headers: Vec::new(),
     })?;
     draft.usage = Some(answer.usage);
+    crate::cache::store(draft, &answer).await;
     tracing::info!(
         request_id = %context::request_id(req),
         route = %plan.route,

@@ -18,8 +18,12 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok(key) => key,
         Err(err) => return Dialect::OpenAi.error_response(&err),
     };
-    let data: Vec<Value> = state
-        .catalog
+    let snapshot = state.policy.current();
+    let catalog = snapshot
+        .tenant_catalogs
+        .get(&key.tenant_id)
+        .map_or(&*state.catalog, |c| &**c);
+    let data: Vec<Value> = catalog
         .all()
         .iter()
         .filter(|d| key.allows_model(&d.name))
@@ -39,7 +43,12 @@ pub async fn retrieve(
         Err(err) => return Dialect::OpenAi.error_response(&err),
     };
     let name = path.into_inner();
-    match state.catalog.get(&name).filter(|_| key.allows_model(&name)) {
+    let snapshot = state.policy.current();
+    let catalog = snapshot
+        .tenant_catalogs
+        .get(&key.tenant_id)
+        .map_or(&*state.catalog, |c| &**c);
+    match catalog.get(&name).filter(|_| key.allows_model(&name)) {
         Some(d) => HttpResponse::Ok().json(model_json(&d.name, &d.target.provider)),
         None => Dialect::OpenAi.error_response(
             &ProviderError::new(

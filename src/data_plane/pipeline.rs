@@ -98,10 +98,12 @@ pub async fn run(
     let mut attempts = 0u32;
     let mut last: Option<ProviderError> = None;
     for deployment in &plan.candidates {
-        let name = deployment.name.as_str();
+        let name = deployment.health_key.as_str();
+        // Tenants' own deployments share one metric label (no per-tenant cardinality).
+        let label = if deployment.guarded { "byok" } else { name };
         let admission = state.health.admit(name);
         if admission == Admission::Ejected {
-            state.metrics.count_attempt(name, "skipped_ejected");
+            state.metrics.count_attempt(label, "skipped_ejected");
             continue;
         }
         let target = deployment.target(strict);
@@ -119,12 +121,17 @@ pub async fn run(
             let attempt_started = Instant::now();
             let outcome = {
                 let _in_flight = state.health.start(name);
+                let http = if deployment.guarded {
+                    &state.egress_http
+                } else {
+                    http
+                };
                 attempt(http, &target, request.clone(), stream, limit, first_limit).await
             };
             let err = match outcome {
                 Ok(body) => {
                     state.health.success(name, attempt_started.elapsed());
-                    state.metrics.count_attempt(name, "success");
+                    state.metrics.count_attempt(label, "success");
                     return Ok(Served {
                         by: ServedBy {
                             deployment: deployment.clone(),
@@ -145,13 +152,13 @@ pub async fn run(
                 "attempt failed"
             );
             if step == Next::Stop {
-                state.metrics.count_attempt(name, "caller_error");
+                state.metrics.count_attempt(label, "caller_error");
                 return Err(Failed {
                     error: err,
                     attempts,
                 });
             }
-            state.metrics.count_attempt(name, "failure");
+            state.metrics.count_attempt(label, "failure");
             if step == Next::Retry {
                 state.health.failure(name);
             }

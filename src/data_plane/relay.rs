@@ -176,6 +176,9 @@ where
             if let Some((_, transcript)) = &mut self.sink {
                 transcript.observe(e);
             }
+            if let Some(capture) = &mut self.log.draft.cache {
+                capture.observe(e);
+            }
         }
         match &mut self.encoder {
             Encoder::Passthrough { include_usage } => {
@@ -198,6 +201,9 @@ where
             Ok(events) => {
                 for e in &events {
                     self.meter.observe(e);
+                    if let Some(capture) = &mut self.log.draft.cache {
+                        capture.observe(e);
+                    }
                 }
                 let out: Vec<SseEvent> =
                     events.iter().flat_map(|e| self.encoder.encode(e)).collect();
@@ -205,6 +211,8 @@ where
                 let closing = self.encoder.finish(&self.meter);
                 self.push(closing);
                 self.ended = true;
+                // A stream that ended cleanly is cached (when the request should be).
+                crate::cache::store_stream(&mut self.log.draft, self.meter.usage());
                 if let Some((sink, transcript)) = self.sink.take() {
                     sink.store.remember(&sink.tenant, &transcript.message());
                 }

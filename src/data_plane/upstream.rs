@@ -15,6 +15,20 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Builds the shared client.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    builder().build()
+}
+
+/// The client for tenants' own providers at URLs they chose: the same, resolving names through
+/// the egress guard (internal addresses refused at connect time).
+pub fn guarded_client(
+    resolver: crate::egress::GuardedResolver,
+) -> Result<reqwest::Client, reqwest::Error> {
+    builder()
+        .dns_resolver(std::sync::Arc::new(resolver))
+        .build()
+}
+
+fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10))
@@ -24,7 +38,6 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         // Provider APIs answer directly; following redirects would only widen what a
         // misconfigured base URL can reach.
         .redirect(reqwest::redirect::Policy::none())
-        .build()
 }
 
 /// The calling worker's own provider client (see `startup`), in the app data.

@@ -41,6 +41,12 @@ pub struct LogRecord {
     pub attempts: u32,
     pub streamed: bool,
     pub created_at: i64,
+    /// `hit`, `semantic-hit`, `miss` or `bypass` (none when the cache was never consulted).
+    #[serde(default)]
+    pub cache_result: Option<String>,
+    /// What a cache hit saved: the cost of the original answer.
+    #[serde(default)]
+    pub saved_nusd: i64,
     /// The request body, when the tenant logs bodies (after redaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_body: Option<String>,
@@ -98,6 +104,12 @@ pub struct LogDraft {
     pub handed_off: bool,
     /// The budget reservation, settled with the actual cost when the draft is finished.
     pub settlement: Option<Settlement>,
+    /// What the response cache did (`hit`, `semantic-hit`, `miss`, `bypass`).
+    pub cache_result: Option<&'static str>,
+    /// What a cache hit saved.
+    pub saved_nusd: i64,
+    /// Where the answer goes when it should be cached (set on a cache miss).
+    pub cache: Option<crate::cache::Capture>,
     /// The credit reservation (credits-billed models), settled with the actual cost.
     pub credits: Option<crate::billing::hold::CreditHold>,
     /// Whether the tenant logs bodies.
@@ -132,6 +144,9 @@ impl LogDraft {
             streamed: false,
             handed_off: false,
             settlement: None,
+            cache_result: None,
+            saved_nusd: 0,
+            cache: None,
             credits: None,
             hold: None,
             log_bodies: false,
@@ -197,6 +212,8 @@ impl LogDraft {
             attempts: self.attempts,
             streamed: self.streamed,
             created_at: self.created_at,
+            cache_result: self.cache_result.map(str::to_owned),
+            saved_nusd: self.saved_nusd,
             request_body: self.request_body,
             response_body: self.response_body,
         })

@@ -23,6 +23,8 @@ pub struct Metrics {
     attempts: IntCounterVec,
     log_records: IntCounterVec,
     ratelimit_degraded: IntGauge,
+    cache_lookups: IntCounterVec,
+    cache_redis_degraded: IntGauge,
 }
 
 impl Metrics {
@@ -91,6 +93,19 @@ impl Metrics {
             "1 while shared (Redis) rate limiting is unavailable and limits are per replica",
         )?;
         registry.register(Box::new(ratelimit_degraded.clone()))?;
+        let cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "switchyard_cache_lookups_total",
+                "Response-cache outcomes: hit, semantic-hit, miss, bypass",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(cache_lookups.clone()))?;
+        let cache_redis_degraded = IntGauge::new(
+            "switchyard_cache_degraded",
+            "1 while the shared (Redis) response cache is unavailable and the cache is per replica",
+        )?;
+        registry.register(Box::new(cache_redis_degraded.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -101,6 +116,8 @@ impl Metrics {
             attempts,
             log_records,
             ratelimit_degraded,
+            cache_lookups,
+            cache_redis_degraded,
         })
     }
 
@@ -140,6 +157,16 @@ impl Metrics {
     /// Marks shared rate limiting as unavailable (or back).
     pub fn set_ratelimit_degraded(&self, degraded: bool) {
         self.ratelimit_degraded.set(i64::from(degraded));
+    }
+
+    /// Counts one response-cache outcome.
+    pub fn count_cache(&self, result: &str) {
+        self.cache_lookups.with_label_values(&[result]).inc();
+    }
+
+    /// Marks the shared response cache as unavailable (or back).
+    pub fn set_cache_degraded(&self, degraded: bool) {
+        self.cache_redis_degraded.set(i64::from(degraded));
     }
 
     /// The in-flight gauge.

@@ -122,6 +122,7 @@ mod tests {
             allowed_ips: vec![],
             allowed_referrers: vec![],
             expires_at: expires,
+            cache: None,
         });
         let mut s = Snapshot::default();
         s.credentials.insert(

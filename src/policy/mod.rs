@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod budget;
+pub mod byok;
 pub mod limits;
 pub mod rate_limit;
 pub mod snapshot;

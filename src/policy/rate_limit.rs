@@ -15,7 +15,8 @@ use crate::domain::time::now_millis;
 use crate::observability::metrics::Metrics;
 
 const WINDOW_MS: i64 = 60_000;
-const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+/// How long the data path waits for Redis before degrading to in-process state.
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 const REDIS_BACKOFF_MS: i64 = 1_000;
 
 /// Counts `cost` against `limit` if it fits; returns (allowed, count after, previous window).
@@ -94,6 +95,16 @@ pub struct Core {
     metrics: Metrics,
 }
 
+/// A Redis connection manager with the data path's short timeouts (shared by the rate limiter
+/// and the response cache).
+pub async fn redis_manager(client: redis::Client) -> Result<ConnectionManager, redis::RedisError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(REDIS_TIMEOUT))
+        .set_number_of_retries(1);
+    ConnectionManager::new_with_config(client, config).await
+}
+
 fn decide(limit: u64, cost: u64, current: u64, previous: u64, now: i64, allowed: bool) -> Decision {
     let into = now.rem_euclid(WINDOW_MS);
     let weight = (WINDOW_MS - into) as f64 / WINDOW_MS as f64;
@@ -126,12 +137,8 @@ impl RateLimiter {
         let redis = match redis_url {
             Some(url) => {
                 let client = redis::Client::open(url)?;
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(2)))
-                    .set_response_timeout(Some(REDIS_TIMEOUT))
-                    .set_number_of_retries(1);
                 // Start even when Redis is down: the manager reconnects by itself.
-                match ConnectionManager::new_with_config(client, config).await {
+                match redis_manager(client).await {
                     Ok(manager) => Some((
                         manager,
                         redis::Script::new(SCRIPT),

@@ -14,6 +14,7 @@ use crate::domain::tenant_settings::{self, Limits, TeamSettings};
 use crate::domain::time::EpochMillis;
 use crate::policy::access::OriginPattern;
 use crate::policy::budget::BudgetPolicy;
+use crate::policy::byok::Byok;
 use crate::policy::tenant::TenantPolicy;
 use crate::routing::Router;
 use crate::storage::{self, Db, StorageError, routes, snapshot as rows};
@@ -49,6 +50,8 @@ pub struct KeyPolicy {
     /// Browser origins the key may be used from (empty: any).
     pub allowed_referrers: Vec<OriginPattern>,
     pub expires_at: Option<EpochMillis>,
+    /// The key's cache settings (`metadata.cache`).
+    pub cache: Option<crate::config::CacheOverrides>,
 }
 
 impl KeyPolicy {
@@ -68,12 +71,16 @@ pub struct Snapshot {
     pub tenant_routes: HashMap<String, Router>,
     /// Budgets by tenant.
     pub budgets: HashMap<String, Vec<BudgetPolicy>>,
+    /// Tenants' cache settings (`settings.cache`), by tenant.
+    pub cache: HashMap<String, crate::config::CacheOverrides>,
     /// Tenants' policies (limits, IP allowlist, logging, time zone) by tenant id.
     pub tenants: HashMap<String, Arc<TenantPolicy>>,
     /// Teams' limits by team id (teams without limits are absent).
     pub team_limits: HashMap<String, Limits>,
     /// The policy of a tenant without settings.
     pub default_tenant: Arc<TenantPolicy>,
+    /// Tenants' catalogs with their own models (tenants without any are absent).
+    pub tenant_catalogs: HashMap<String, Arc<Catalog>>,
 }
 
 impl Snapshot {
@@ -83,7 +90,8 @@ impl Snapshot {
     }
 
     /// Loads the whole snapshot; tenant routes are built over `catalog`.
-    pub async fn load(db: &Db, catalog: &Catalog) -> Result<Snapshot, StorageError> {
+    pub async fn load(db: &Db, catalog: &Catalog, byok: &Byok) -> Result<Snapshot, StorageError> {
+        let tenant_catalogs = super::byok::tenant_catalogs(db, catalog, byok).await?;
         let version = rows::policy_version(db).await?;
         let keys = rows::live_keys(db).await?;
         let tenants = rows::tenant_statuses(db).await?;
@@ -121,6 +129,7 @@ impl Snapshot {
                     .filter_map(|p| OriginPattern::parse(p))
                     .collect(),
                 expires_at: row.expires_at,
+                cache: crate::cache::policy::from_json(&row.metadata),
             });
             if let (Some(public_id), Some(hash)) =
                 (row.previous_public_id, row.previous_secret_hash)
@@ -143,6 +152,10 @@ impl Snapshot {
                 },
             );
         }
+        let cache = tenants
+            .iter()
+            .filter_map(|t| Some((t.id.clone(), crate::cache::policy::from_json(&t.settings)?)))
+            .collect();
         let suspended_tenants = tenants
             .iter()
             .filter(|t| t.status != "active")
@@ -159,11 +172,13 @@ impl Snapshot {
             version,
             credentials,
             suspended_tenants,
-            tenant_routes: tenant_routes(db, catalog).await?,
+            tenant_routes: tenant_routes(db, catalog, &tenant_catalogs).await?,
             budgets: budgets(db).await?,
+            cache,
             tenants: tenant_policies,
             team_limits,
             default_tenant: Arc::new(TenantPolicy::default()),
+            tenant_catalogs,
         })
     }
 }
@@ -172,11 +187,15 @@ impl Snapshot {
 /// removed from the configuration) is skipped with a warning rather than failing the reload.
 async fn tenant_routes(
     db: &Db,
-    catalog: &Catalog,
+    platform: &Catalog,
+    tenant_catalogs: &HashMap<String, Arc<Catalog>>,
 ) -> Result<HashMap<String, Router>, StorageError> {
     let mut by_tenant: HashMap<String, Vec<RouteSettings>> = HashMap::new();
-    let names: Vec<&str> = catalog.all().iter().map(|d| d.name.as_str()).collect();
     for row in routes::all(db).await? {
+        let catalog = tenant_catalogs
+            .get(&row.tenant_id)
+            .map_or(platform, |c| &**c);
+        let names: Vec<&str> = catalog.all().iter().map(|d| d.name.as_str()).collect();
         let parsed = serde_json::from_str::<RouteSettings>(&row.definition)
             .map_err(|e| e.to_string())
             .and_then(|r| {
@@ -191,16 +210,19 @@ async fn tenant_routes(
             }
         }
     }
-    Ok(by_tenant
-        .into_iter()
-        .filter_map(|(tenant, routes)| match Router::new(&routes, catalog) {
-            Ok(router) => Some((tenant, router)),
+    let mut built = HashMap::new();
+    for (tenant, routes) in by_tenant {
+        let catalog = tenant_catalogs.get(&tenant).map_or(platform, |c| &**c);
+        match Router::new(&routes, catalog) {
+            Ok(router) => {
+                built.insert(tenant, router);
+            }
             Err(e) => {
                 tracing::warn!(tenant_id = %tenant, error = %e, "skipping tenant routes");
-                None
             }
-        })
-        .collect())
+        }
+    }
+    Ok(built)
 }
 
 async fn budgets(db: &Db) -> Result<HashMap<String, Vec<BudgetPolicy>>, StorageError> {
@@ -226,15 +248,17 @@ async fn budgets(db: &Db) -> Result<HashMap<String, Vec<BudgetPolicy>>, StorageE
 pub struct PolicyStore {
     current: Arc<ArcSwap<Snapshot>>,
     catalog: Arc<Catalog>,
+    byok: Byok,
 }
 
 impl PolicyStore {
     /// Loads the first snapshot.
-    pub async fn load(db: &Db, catalog: Arc<Catalog>) -> Result<Self, StorageError> {
-        let first = Snapshot::load(db, &catalog).await?;
+    pub async fn load(db: &Db, catalog: Arc<Catalog>, byok: Byok) -> Result<Self, StorageError> {
+        let first = Snapshot::load(db, &catalog, &byok).await?;
         Ok(Self {
             current: Arc::new(ArcSwap::from_pointee(first)),
             catalog,
+            byok,
         })
     }
 
@@ -249,7 +273,7 @@ impl PolicyStore {
         if stored == self.current.load().version {
             return Ok(false);
         }
-        let next = Snapshot::load(db, &self.catalog).await?;
+        let next = Snapshot::load(db, &self.catalog, &self.byok).await?;
         tracing::debug!(
             version = next.version,
             keys = next.credentials.len(),

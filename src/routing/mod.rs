@@ -105,6 +105,11 @@ impl Router {
         self.routes.contains_key(name)
     }
 
+    /// The cache settings of route `name` (`[[routes]] cache = { … }`), if it has any.
+    pub fn cache_settings(&self, name: &str) -> Option<&crate::config::CacheOverrides> {
+        self.routes.get(name)?.settings.cache.as_ref()
+    }
+
     /// The plan for a request naming `name`.
     pub fn plan(
         &self,
@@ -146,7 +151,7 @@ impl Router {
             return Err(PlanError::WrongMode);
         }
         // Ejected deployments go last: tried only if every healthy one fails.
-        candidates.sort_by_key(|d| health.is_ejected(&d.name));
+        candidates.sort_by_key(|d| health.is_ejected(&d.health_key));
         let s = &route.settings;
         Ok(Plan {
             route: name.to_owned(),
@@ -188,11 +193,11 @@ fn order(
             }
         }
         Strategy::LowestLatency => ordered.sort_by(|a, b| {
-            let la = health.latency_ms(&a.0.name).unwrap_or(0.0);
-            let lb = health.latency_ms(&b.0.name).unwrap_or(0.0);
+            let la = health.latency_ms(&a.0.health_key).unwrap_or(0.0);
+            let lb = health.latency_ms(&b.0.health_key).unwrap_or(0.0);
             la.total_cmp(&lb)
         }),
-        Strategy::LeastBusy => ordered.sort_by_key(|(d, _)| health.in_flight(&d.name)),
+        Strategy::LeastBusy => ordered.sort_by_key(|(d, _)| health.in_flight(&d.health_key)),
         Strategy::Cheapest => ordered.sort_by(|a, b| price(&a.0).total_cmp(&price(&b.0))),
     }
     ordered.into_iter().map(|(d, _)| d).collect()

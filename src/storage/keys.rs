@@ -27,6 +27,7 @@ pub(crate) enum VirtualKeys {
     AllowedIps,
     AllowedReferrers,
     ExpiresAt,
+    Metadata,
     RevokedAt,
     LastUsedAt,
     CreatedBy,

@@ -7,8 +7,10 @@
 pub mod alerts;
 pub mod audit;
 pub mod budgets;
+pub mod cache_settings;
 pub mod change_versions;
 mod connect;
+pub mod credentials;
 pub mod credits;
 pub mod keys;
 pub mod request_logs;
@@ -16,6 +18,7 @@ pub mod routes;
 pub mod snapshot;
 pub mod spend;
 pub mod teams;
+pub mod tenant_models;
 pub mod tenants;
 pub mod users;
 

@@ -39,6 +39,8 @@ enum RequestLogs {
     RequestBody,
     ResponseBody,
     CreatedAt,
+    SavedNusd,
+    CacheResult,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -56,6 +58,7 @@ enum UsageRollups {
     CompletionTokens,
     CachedTokens,
     CostNusd,
+    SavedNusd,
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -97,6 +100,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
         RequestLogs::RequestBody,
         RequestLogs::ResponseBody,
         RequestLogs::CreatedAt,
+        RequestLogs::SavedNusd,
+        RequestLogs::CacheResult,
     ]);
     for r in records {
         insert.values([
@@ -129,6 +134,8 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
             r.request_body.clone().into(),
             r.response_body.clone().into(),
             r.created_at.into(),
+            r.saved_nusd.into(),
+            r.cache_result.clone().into(),
         ])?;
     }
     insert.on_conflict(OnConflict::column(RequestLogs::Id).do_nothing().to_owned());
@@ -148,6 +155,7 @@ struct Totals {
     completion: i64,
     cached: i64,
     cost: i64,
+    saved: i64,
 }
 
 /// Adds the records to the hourly and daily rollups (one upsert per group).
@@ -174,6 +182,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
             t.completion += tokens(r.usage.completion_tokens);
             t.cached += tokens(r.usage.cached_tokens);
             t.cost += r.cost_nusd;
+            t.saved += r.saved_nusd;
         }
     }
     let excluded = |c: UsageRollups| Expr::col((Alias::new("excluded"), c));
@@ -194,6 +203,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
                 UsageRollups::CompletionTokens,
                 UsageRollups::CachedTokens,
                 UsageRollups::CostNusd,
+                UsageRollups::SavedNusd,
             ])
             .values([
                 tenant.into(),
@@ -208,6 +218,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
                 t.completion.into(),
                 t.cached.into(),
                 t.cost.into(),
+                t.saved.into(),
             ])?
             .on_conflict(
                 OnConflict::columns([
@@ -227,6 +238,7 @@ async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> 
                 )
                 .value(UsageRollups::CachedTokens, add(UsageRollups::CachedTokens))
                 .value(UsageRollups::CostNusd, add(UsageRollups::CostNusd))
+                .value(UsageRollups::SavedNusd, add(UsageRollups::SavedNusd))
                 .to_owned(),
             )
             .to_owned();

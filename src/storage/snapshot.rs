@@ -48,6 +48,8 @@ pub struct LiveKeyRow {
     pub allowed_ips: String,
     pub allowed_referrers: String,
     pub expires_at: Option<i64>,
+    /// JSON object; its `cache` key holds the key's cache settings.
+    pub metadata: String,
 }
 
 /// A team's name.
@@ -75,7 +77,7 @@ pub struct TenantStatusRow {
     pub id: String,
     pub status: String,
     pub timezone: String,
-    /// The tenant's settings JSON.
+    /// The tenant's settings JSON (its `cache` key holds the tenant's cache settings).
     pub settings: String,
 }
 
@@ -104,6 +106,7 @@ pub async fn live_keys(db: &Db) -> Result<Vec<LiveKeyRow>, StorageError> {
                 VirtualKeys::AllowedIps,
                 VirtualKeys::AllowedReferrers,
                 VirtualKeys::ExpiresAt,
+                VirtualKeys::Metadata,
             ])
             .from(VirtualKeys::Table)
             .and_where(Expr::col(VirtualKeys::RevokedAt).is_null()),

@@ -73,6 +73,8 @@ async fn crossing_80_percent_of_a_team_budget_alerts_once_everywhere(backend: Ba
     let Some(gw) = spawn_gateway(backend, move |s| {
         add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt"]);
         s.master_key = Some(Secret::new(MASTER_KEY));
+        // The receivers run on loopback.
+        s.egress.allow_private_networks = true;
         s.alerts.poll_interval = Duration::from_millis(50);
         s.alerts.backoff = Duration::from_millis(100);
         s.smtp.host = Some("127.0.0.1".into());
@@ -98,6 +100,7 @@ async fn crossing_80_percent_of_a_team_budget_alerts_once_everywhere(backend: Ba
     let env = [
         ("DATABASE_URL", gw.app.test_db.url.as_str()),
         ("SWITCHYARD_MASTER_KEY", MASTER_KEY),
+        ("SWITCHYARD_EGRESS__ALLOW_PRIVATE_NETWORKS", "true"),
     ];
     let cli = |args: &[&str]| {
         let out = run_binary(args, &env);
@@ -129,7 +132,17 @@ async fn crossing_80_percent_of_a_team_budget_alerts_once_everywhere(backend: Ba
         "Acme",
         "--email",
         "finance@acme.test",
-    ]);
+    ]); // Without the operator's permission, internal receivers are refused.
+    let refused = run_binary(
+        &["alert", "add", "--tenant", "Acme", "--webhook", &hook_url],
+        &env[..2],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("not allowed"),
+        "{}",
+        stderr(&refused)
+    );
     let listed = cli(&["alert", "list", "--tenant", "Acme"]);
     assert!(
         !listed.contains("token"),

@@ -8,6 +8,7 @@ mod common;
 
 mod alerts;
 mod budgets;
+mod cache;
 mod cli;
 mod config_errors;
 mod conformance;
@@ -18,6 +19,7 @@ mod keys;
 mod limits;
 mod openai_surface;
 mod provider_state;
+mod providers;
 mod request_log;
 mod routing;
 mod schema;

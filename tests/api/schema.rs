@@ -11,7 +11,8 @@ use crate::on_both_backends;
 
 on_both_backends!(
     schema_is_complete_and_tenant_scoped,
-    migrations_are_idempotent
+    migrations_are_idempotent,
+    the_audit_log_is_append_only
 );
 
 /// Tables that are global by nature rather than owned by one tenant.
@@ -97,5 +98,36 @@ async fn migrations_are_idempotent(backend: Backend) {
         return;
     };
     db.migrate().await.expect("second migrate is a no-op");
+    db.close().await;
+}
+
+async fn the_audit_log_is_append_only(backend: Backend) {
+    let Some((_test_db, db)) = migrated(backend).await else {
+        return;
+    };
+    let mut tx = db.begin().await.expect("begin");
+    switchyard::storage::audit::record(
+        &mut tx,
+        switchyard::storage::audit::AuditEntry {
+            actor: "cli",
+            action: "test.append",
+            object_type: "test",
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("append");
+    tx.commit().await.expect("commit");
+    for sql in [
+        "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log",
+    ] {
+        let refused = match &db {
+            Db::Sqlite(p) => sqlx::query(sql).execute(p).await.err(),
+            Db::Postgres(p) => sqlx::query(sql).execute(p).await.err(),
+        };
+        let message = refused.expect("the database refuses it").to_string();
+        assert!(message.contains("append-only"), "{sql}: {message}");
+    }
     db.close().await;
 }

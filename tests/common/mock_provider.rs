@@ -435,6 +435,32 @@ pub fn serve_mock(
     (port, handle)
 }
 
+/// `GET /v1/models` as OpenAI answers it; the key `sk-wrong` gets OpenAI's 401.
+async fn list_models(req: HttpRequest) -> HttpResponse {
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth.is_empty() || auth == "Bearer sk-wrong" {
+        return HttpResponse::Unauthorized().json(json!({
+            "error": {
+                "message": "Incorrect API key provided: sk-wrong. upstream-body-marker",
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "invalid_api_key"
+            }
+        }));
+    }
+    HttpResponse::Ok().json(json!({
+        "object": "list",
+        "data": [
+            { "id": "gpt-4o-mini", "object": "model", "created": 1_721_172_741, "owned_by": "system" },
+            { "id": "text-embedding-3-small", "object": "model", "created": 1_705_948_997, "owned_by": "system" }
+        ]
+    }))
+}
+
 impl MockProvider {
     /// Starts the server on a random loopback port.
     pub async fn start(behavior: MockBehavior) -> MockProvider {
@@ -448,6 +474,7 @@ impl MockProvider {
             cfg.app_data(data.clone())
                 .route("/v1/chat/completions", web::post().to(chat_completions))
                 .route("/v1/embeddings", web::post().to(embeddings))
+                .route("/v1/models", web::get().to(list_models))
                 .route(
                     "/openai/deployments/{deployment}/chat/completions",
                     web::post().to(azure_chat_completions),

@@ -1,0 +1,280 @@
+//! The response cache the `/v1` chat handlers consult after admission, limits and budget
+//! reservation and before routing: exact matches (a SHA-256 of the tenant, namespace, route and
+//! the canonical request) and, with an embedding model configured, semantic matches (the
+//! nearest earlier prompt of the same tenant, route and parameters above a cosine threshold).
+//! Answers are stored in unified form, so a hit is rendered in the caller's format, streamed or
+//! not. Errors, unfinished streams and tool-call answers to `n > 1` requests are never cached.
+
+pub mod assemble;
+mod embed;
+pub mod key;
+pub mod policy;
+mod render;
+pub mod semantic;
+mod shared_index;
+pub mod store;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+
+use crate::config::Settings;
+use crate::domain::time::now_millis;
+use crate::metering::log::LogDraft;
+use crate::observability::metrics::Metrics;
+use crate::policy::snapshot::KeyPolicy;
+use crate::providers::types::{ChatRequest, ChatResponse, StreamEvent, Usage};
+use crate::state::AppState;
+
+pub use render::{Surface, respond};
+pub use store::CachedAnswer;
+
+use assemble::Assembler;
+use semantic::SemanticIndex;
+use store::ExactStore;
+
+/// Response header naming what the cache did: `hit`, `semantic-hit`, `miss` or `bypass`.
+pub const CACHE_HEADER: &str = "x-switchyard-cache";
+
+/// The process's response cache.
+pub struct ResponseCache {
+    exact: Arc<ExactStore>,
+    semantic: Arc<SemanticIndex>,
+}
+
+impl ResponseCache {
+    /// The cache for `settings` (Redis-shared when `redis_url` is set).
+    pub async fn new(settings: &Settings, metrics: Metrics) -> Self {
+        let exact = ExactStore::new(
+            settings.cache.max_bytes,
+            settings.redis_url.as_ref().map(|u| u.expose()),
+            metrics,
+        )
+        .await;
+        Self {
+            exact: Arc::new(exact),
+            semantic: Arc::new(SemanticIndex::new(settings.cache.max_entries)),
+        }
+    }
+}
+
+/// A found answer and how it was found.
+pub struct Hit {
+    pub entry: Arc<CachedAnswer>,
+    pub semantic: bool,
+}
+
+/// Where a missed request's answer goes once it is complete (carried in the log draft, and
+/// through a stream's relay).
+#[derive(Clone)]
+pub struct Capture {
+    exact: Arc<ExactStore>,
+    key: String,
+    ttl: Duration,
+    /// The semantic index, partition and unit vector of the prompt.
+    semantic: Option<(Arc<SemanticIndex>, String, Vec<f32>)>,
+    /// The request asked for several choices.
+    multiple: bool,
+    assembler: Assembler,
+}
+
+impl fmt::Debug for Capture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Capture")
+            .field("key", &self.key)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Capture {
+    /// Observes one event of the streamed answer.
+    pub fn observe(&mut self, event: &StreamEvent) {
+        self.assembler.observe(event);
+    }
+
+    async fn store(self, answer: ChatResponse, cost_nusd: i64, provider: String, served: String) {
+        let has_tool_calls = answer
+            .choices
+            .iter()
+            .any(|c| !c.message.tool_calls.is_empty());
+        if self.multiple && has_tool_calls {
+            return;
+        }
+        let expires_at = now_millis() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        self.exact
+            .put(
+                self.key.clone(),
+                CachedAnswer {
+                    answer,
+                    cost_nusd,
+                    provider,
+                    served_model: served,
+                    expires_at,
+                },
+            )
+            .await;
+        if let Some((index, partition, vector)) = self.semantic {
+            shared_index::insert(&self.exact, &partition, &vector, &self.key, expires_at).await;
+            index.insert(&partition, vector, self.key, expires_at);
+        }
+    }
+}
+
+/// Looks the request up. On a hit the answer is returned and the draft notes the saving (the
+/// handler then answers from it at no cost); on a miss the draft carries where to store the
+/// answer; `x-switchyard-cache` is set from `draft.cache_result` either way. PII redaction, when
+/// enabled, has already rewritten `chat` (it runs before this lookup).
+pub async fn lookup(
+    state: &AppState,
+    req: &HttpRequest,
+    key: &KeyPolicy,
+    route: &str,
+    chat: &ChatRequest,
+    draft: &mut LogDraft,
+) -> Option<Hit> {
+    let result = lookup_inner(state, req, key, route, chat, draft).await;
+    let label = match &result {
+        Some(Hit { semantic: true, .. }) => "semantic-hit",
+        Some(_) => "hit",
+        None if draft.cache.is_some() && draft.cache_result.is_none() => "miss",
+        None => "bypass",
+    };
+    draft.cache_result = Some(label);
+    state.metrics.count_cache(label);
+    if let Some(hit) = &result {
+        draft.saved_nusd = hit.entry.cost_nusd;
+        draft.served_model = Some(hit.entry.served_model.clone());
+    }
+    result
+}
+
+async fn lookup_inner(
+    state: &AppState,
+    req: &HttpRequest,
+    key: &KeyPolicy,
+    route: &str,
+    chat: &ChatRequest,
+    draft: &mut LogDraft,
+) -> Option<Hit> {
+    let cache = &state.cache;
+    let effective = policy::effective(state, key, route, req.headers());
+    if !effective.enabled || !(effective.read || effective.write) {
+        return None;
+    }
+    let scope = key::Scope {
+        tenant: key.tenant_id.clone(),
+        namespace: effective.namespace.clone(),
+        route: route.to_owned(),
+    };
+    let exact_key = key::exact(&scope, chat);
+    if effective.read
+        && let Some(entry) = cache.exact.get(&exact_key).await
+    {
+        return Some(Hit {
+            entry,
+            semantic: false,
+        });
+    }
+    let mut capture = Capture {
+        exact: cache.exact.clone(),
+        key: exact_key,
+        ttl: effective.ttl,
+        semantic: None,
+        multiple: chat.n.is_some_and(|n| n > 1),
+        assembler: Assembler::default(),
+    };
+    let semantic = match (&effective.embedding_model, effective.exact_only) {
+        // Vectors of different embedding models are never compared: the model is part of the
+        // partition.
+        (Some(model), false) => {
+            key::semantic(&scope, chat).map(|(p, text)| (model, (format!("{p}:{model}"), text)))
+        }
+        _ => None,
+    };
+    if let Some((model, (partition, text))) = semantic
+        && let Some(vector) = embed::embed(state, req, key, draft, model, &text).await
+    {
+        if effective.read
+            && let Some(entry) =
+                semantic_match(cache, &partition, &vector, effective.threshold).await
+        {
+            return Some(Hit {
+                entry,
+                semantic: true,
+            });
+        }
+        capture.semantic = Some((cache.semantic.clone(), partition, vector));
+    }
+    if effective.write {
+        draft.cache = Some(capture);
+    }
+    if !effective.read {
+        // `Cache-Control: no-cache`: stored, but not looked up.
+        draft.cache_result = Some("bypass");
+    }
+    None
+}
+
+fn served(draft: &LogDraft) -> (String, String) {
+    (
+        draft.provider.clone().unwrap_or_default(),
+        draft.served_model.clone().unwrap_or_default(),
+    )
+}
+
+/// The answer of the nearest earlier prompt at or above `threshold`: in this process's index
+/// first, then in the index shared through Redis.
+async fn semantic_match(
+    cache: &ResponseCache,
+    partition: &str,
+    vector: &[f32],
+    threshold: f64,
+) -> Option<Arc<CachedAnswer>> {
+    let local = cache.semantic.nearest(partition, vector);
+    let found = match local {
+        Some((key, similarity)) if f64::from(similarity) >= threshold => Some((key, similarity)),
+        _ => shared_index::nearest(&cache.exact, partition, vector)
+            .await
+            .filter(|(_, similarity)| f64::from(*similarity) >= threshold),
+    };
+    let (key, similarity) = found?;
+    tracing::debug!(similarity, "semantic cache hit");
+    cache.exact.get(&key).await
+}
+
+/// Stores a complete answer when the request's draft says it should be cached (in process, and
+/// in Redis within 50 ms, before the caller gets the answer).
+pub async fn store(draft: &mut LogDraft, answer: &ChatResponse) {
+    if let Some(capture) = draft.cache.take() {
+        let cost = draft
+            .prices
+            .map_or(0, |p| crate::metering::cost::of(&p, &answer.usage).0);
+        let (provider, served) = served(draft);
+        capture.store(answer.clone(), cost, provider, served).await;
+    }
+}
+
+/// Stores a streamed answer that ended cleanly (called by the relay at the end of the stream).
+pub fn store_stream(draft: &mut LogDraft, usage: Usage) {
+    if let Some(capture) = draft.cache.take() {
+        let cost = draft
+            .prices
+            .map_or(0, |p| crate::metering::cost::of(&p, &usage).0);
+        if let Some(answer) = capture.assembler.clone().finish(usage) {
+            let (provider, served) = served(draft);
+            tokio::spawn(capture.store(answer, cost, provider, served));
+        }
+    }
+}
+
+/// Sets `x-switchyard-cache` on a response from the draft's cache outcome.
+pub fn mark(res: &mut actix_web::HttpResponse, draft: &LogDraft) {
+    let value = draft.cache_result.unwrap_or("bypass");
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static(CACHE_HEADER),
+        actix_web::http::header::HeaderValue::from_static(value),
+    );
+}
