@@ -975,3 +975,50 @@ async fn concurrent_settlements_share_one_usage_transaction_per_day(backend: Bac
     assert_eq!(usage[0].amount_nusd, -20_000);
     assert_ledger_consistent(db, &gw.tenant).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_hit_draws_no_credits() {
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let url = mock.base_url.clone();
+    let Some(gw) = spawn_gateway(Backend::Sqlite, move |s| {
+        add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt"]);
+        s.models[0].billing = Billing::Credits;
+        s.cache.enabled = true;
+    })
+    .await
+    else {
+        return;
+    };
+    billing::grant(&gw.app.db, &gw.tenant, NanoUsd::PER_USD, "test", Actor::CLI)
+        .await
+        .expect("grant");
+    let body = json!({ "model": "gpt", "max_tokens": 100, "messages": [{ "role": "user", "content": "cached" }] });
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let res = gw
+            .app
+            .post_json("/v1/chat/completions", &gw.key, &body)
+            .await;
+        assert_eq!(res.status(), 200);
+        outcomes.push(
+            res.headers()
+                .get("x-switchyard-cache")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("<none>")
+                .to_owned(),
+        );
+        wait_for_settlements(&gw.app.db, &gw.tenant).await;
+    }
+    assert_eq!(outcomes, ["miss", "hit"]);
+    assert_eq!(mock.received().len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while balance(&gw.app.db, &gw.tenant).await.0 == NanoUsd::PER_USD && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        balance(&gw.app.db, &gw.tenant).await,
+        (NanoUsd::PER_USD - ACTUAL, 0),
+        "only the miss was charged"
+    );
+}
