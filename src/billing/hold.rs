@@ -206,7 +206,8 @@ fn spawn_settlement(held: Held, actual: i64) {
         )
         .await;
         match settled {
-            Ok(after) => {
+            Ok(settled) => {
+                let after = settled.balance_nusd;
                 if let Some(threshold) = accounts.low_balance_nusd
                     && crossed_below(after + actual, after, threshold)
                 {
@@ -215,6 +216,9 @@ fn spawn_settlement(held: Held, actual: i64) {
                         .raise(low_balance(&held.tenant_id, after, threshold));
                 }
                 if actual > 0
+                    && settled
+                        .auto_recharge_below_nusd
+                        .is_some_and(|below| after < below)
                     && let Some(recharger) = &accounts.recharger
                 {
                     recharger.run(&accounts.db, &held.tenant_id).await;

@@ -278,8 +278,9 @@ pub struct UsageSettlement<'a> {
 }
 
 /// Releases a reservation and draws the actual cost from the balance, adding it to the day's
-/// `usage` transaction, in one database transaction. Returns the balance after.
-pub async fn settle(db: &Db, s: &UsageSettlement<'_>) -> Result<i64, StorageError> {
+/// `usage` transaction, in one database transaction. Returns the balance after (and the
+/// auto-recharge threshold, so only settlements below it try to claim a recharge).
+pub async fn settle(db: &Db, s: &UsageSettlement<'_>) -> Result<Settled, StorageError> {
     let mut tx = db.begin().await?;
     tx.execute(
         Query::update()
@@ -351,16 +352,33 @@ pub async fn settle(db: &Db, s: &UsageSettlement<'_>) -> Result<i64, StorageErro
             .await?;
         }
     }
-    let after: Option<(i64,)> = tx
+    let after: Option<(i64, Option<i64>)> = tx
         .fetch_optional(
             Query::select()
-                .column(CreditBalances::BalanceNusd)
+                .columns([
+                    CreditBalances::BalanceNusd,
+                    CreditBalances::AutoRechargeBelowNusd,
+                ])
                 .from(CreditBalances::Table)
                 .and_where(tenant_row(s.tenant_id)),
         )
         .await?;
     tx.commit().await?;
-    Ok(after.map_or(0, |r| r.0))
+    Ok(after.map_or(
+        Settled::default(),
+        |(balance_nusd, auto_recharge_below_nusd)| Settled {
+            balance_nusd,
+            auto_recharge_below_nusd,
+        },
+    ))
+}
+
+/// The balance after a settlement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    pub balance_nusd: i64,
+    /// The tenant's auto-recharge threshold, when it has one.
+    pub auto_recharge_below_nusd: Option<i64>,
 }
 
 /// Records a Stripe event id inside `tx`; false when it was already recorded (a duplicate
