@@ -6,7 +6,8 @@
 //! * Each event id is inserted into `stripe_events` in the same database transaction as its
 //!   ledger change, first: a concurrent duplicate waits on that row and then does nothing.
 //! * `checkout.session.completed` (and `checkout.session.async_payment_succeeded`) credit a
-//!   purchase; `charge.succeeded` attaches the receipt link; `charge.refunded` debits what was
+//!   purchase; `charge.succeeded` attaches the receipt link (kept by payment intent when it
+//!   arrives before the purchase); `charge.refunded` debits what was
 //!   newly refunded of the original purchase (found through its payment intent);
 //!   `charge.dispute.created` debits the disputed amount. Other events: 200, ignored.
 //! * `payment_intent.succeeded` saves the card of a Checkout that asked to keep it (for
@@ -141,14 +142,7 @@ async fn apply(db: &Db, event: &Event) -> Result<Outcome, StorageError> {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             purchase(&mut tx, object, now).await?
         }
-        "charge.succeeded" => {
-            if let (Some(intent), Some(url)) = (
-                id_of(&object["payment_intent"]),
-                text(&object["receipt_url"]),
-            ) {
-                credits::set_receipt_url(&mut tx, intent, url).await?;
-            }
-        }
+        "charge.succeeded" => receipt(&mut tx, object, now).await?,
         "charge.refunded" => refund(&mut tx, object, now).await?,
         "payment_intent.succeeded" => payment_succeeded(&mut tx, object, now).await?,
         _ => dispute(&mut tx, object, now).await?,
@@ -186,6 +180,7 @@ async fn purchase(tx: &mut Tx, session: &Value, now: i64) -> Result<(), StorageE
     }
     let session_id = text(&session["id"]).unwrap_or_default();
     let reference = id_of(&session["payment_intent"]).unwrap_or(session_id);
+    let receipt_url = credits::receipt_for(tx, reference).await?;
     credits::apply(
         tx,
         &Movement {
@@ -195,13 +190,26 @@ async fn purchase(tx: &mut Tx, session: &Value, now: i64) -> Result<(), StorageE
             counter_account: credits::STRIPE,
             external_ref: Some(reference),
             description: &format!("Credits bought through Stripe Checkout ({session_id})"),
-            receipt_url: None,
+            receipt_url: receipt_url.as_deref(),
             now,
         },
     )
     .await?;
     if let Some(customer) = id_of(&session["customer"]) {
         credits::set_customer(tx, tenant, customer).await?;
+    }
+    Ok(())
+}
+
+/// Keeps the charge's receipt link and attaches it to the purchase when that is recorded.
+async fn receipt(tx: &mut Tx, charge: &Value, now: i64) -> Result<(), StorageError> {
+    if let (Some(intent), Some(url)) = (
+        id_of(&charge["payment_intent"]),
+        text(&charge["receipt_url"]),
+    ) {
+        let tenant = text(&charge["metadata"][TENANT_METADATA]);
+        credits::remember_receipt(tx, intent, tenant, url, now).await?;
+        credits::set_receipt_url(tx, intent, url).await?;
     }
     Ok(())
 }
@@ -221,9 +229,7 @@ async fn refund(tx: &mut Tx, charge: &Value, now: i64) -> Result<(), StorageErro
         );
         return Ok(());
     };
-    if let Some(url) = text(&charge["receipt_url"]) {
-        credits::set_receipt_url(tx, intent, url).await?;
-    }
+    receipt(tx, charge, now).await?;
     // `amount_refunded` is cumulative: debit what no earlier refund event debited.
     let prefix = format!("refund:{charge_id}:");
     let debited: i64 = credits::find_by_ref_prefix(tx, &original.tenant_id, &prefix)

@@ -60,6 +60,15 @@ enum CreditEntries {
 }
 
 #[derive(Iden)]
+enum StripeReceipts {
+    Table,
+    PaymentIntentId,
+    TenantId,
+    ReceiptUrl,
+    CreatedAt,
+}
+
+#[derive(Iden)]
 enum StripeEvents {
     Table,
     EventId,
@@ -496,6 +505,56 @@ pub async fn has_account(tx: &mut Tx, tenant_id: &str) -> Result<bool, StorageEr
         )
         .await?;
     Ok(row.is_some())
+}
+
+/// Keeps a charge's receipt link by payment intent (whichever of the charge and the purchase
+/// arrives first, the purchase ends up with it).
+pub async fn remember_receipt(
+    tx: &mut Tx,
+    payment_intent: &str,
+    tenant_id: Option<&str>,
+    url: &str,
+    now: i64,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::insert()
+            .into_table(StripeReceipts::Table)
+            .columns([
+                StripeReceipts::PaymentIntentId,
+                StripeReceipts::TenantId,
+                StripeReceipts::ReceiptUrl,
+                StripeReceipts::CreatedAt,
+            ])
+            .values([
+                payment_intent.into(),
+                tenant_id.map(str::to_owned).into(),
+                url.into(),
+                now.into(),
+            ])?
+            .on_conflict(
+                OnConflict::column(StripeReceipts::PaymentIntentId)
+                    .update_column(StripeReceipts::ReceiptUrl)
+                    .to_owned(),
+            ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The receipt link kept for a payment intent.
+pub async fn receipt_for(
+    tx: &mut Tx,
+    payment_intent: &str,
+) -> Result<Option<String>, StorageError> {
+    let row: Option<(String,)> = tx
+        .fetch_optional(
+            Query::select()
+                .column(StripeReceipts::ReceiptUrl)
+                .from(StripeReceipts::Table)
+                .and_where(Expr::col(StripeReceipts::PaymentIntentId).eq(payment_intent)),
+        )
+        .await?;
+    Ok(row.map(|r| r.0))
 }
 
 /// Remembers the tenant's Stripe customer.

@@ -310,6 +310,24 @@ pub fn charge_refunded(
     )
 }
 
+/// A `charge.succeeded` event for the charge of `payment_intent`.
+pub fn charge_succeeded(payment_intent: &str, charge: &str, amount: i64) -> Value {
+    event(
+        "charge.succeeded",
+        json!({
+            "id": charge,
+            "object": "charge",
+            "amount": amount,
+            "amount_refunded": 0,
+            "currency": "usd",
+            "paid": true,
+            "payment_intent": payment_intent,
+            "receipt_url": format!("https://pay.stripe.com/receipts/{charge}"),
+            "status": "succeeded",
+        }),
+    )
+}
+
 /// A `charge.dispute.created` event.
 pub fn dispute_created(payment_intent: &str, charge: &str, cents: i64) -> Value {
     event(

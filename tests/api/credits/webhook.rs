@@ -16,6 +16,9 @@ async fn a_signed_checkout_completion_credits_exactly_once(backend: Backend) {
         return;
     };
     let tenant = gw.tenant.as_str();
+    // The charge's event may come first: its receipt link waits for the purchase.
+    let charge = stripe::charge_succeeded("pi_once", "ch_once", 2_500);
+    assert_eq!(deliver(&gw, &charge).await, 200);
     let event = stripe::paid_session(tenant, 2_500, "pi_once");
     for _ in 0..3 {
         assert_eq!(deliver(&gw, &event).await, 200);
@@ -23,6 +26,15 @@ async fn a_signed_checkout_completion_credits_exactly_once(backend: Backend) {
     assert_eq!(
         balance(&gw.app.db, &gw.tenant).await.0,
         25 * NanoUsd::PER_USD
+    );
+    let purchase = billing::ledger(&gw.app.db, &gw.tenant, 1)
+        .await
+        .expect("ledger")
+        .pop()
+        .expect("purchase");
+    assert_eq!(
+        purchase.receipt_url.as_deref(),
+        Some("https://pay.stripe.com/receipts/ch_once")
     );
 
     // Five concurrent deliveries of one event apply once.
