@@ -22,6 +22,8 @@ use crate::domain::money::NanoUsd;
 use crate::startup::Application;
 use crate::storage::Db;
 
+mod pii;
+
 /// Switchyard: a multi-tenant LLM gateway.
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about)]
@@ -55,6 +57,9 @@ pub enum Command {
     /// Manage budgets on a tenant, a team, a key, an end user or a model.
     #[command(subcommand)]
     Budget(BudgetCommand),
+    /// Manage platform administrators.
+    #[command(subcommand)]
+    Admin(crate::control_plane::auth::admin_cli::AdminCommand),
     /// Cache settings of a tenant or one of its keys.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -73,6 +78,9 @@ pub enum Command {
     /// Manage rate limits on a tenant, a team or a model.
     #[command(subcommand)]
     Limit(settings::LimitCommand),
+    /// Manage PII policies on a tenant, a team or a key.
+    #[command(subcommand)]
+    Pii(pii::PiiCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -368,11 +376,18 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Key(cmd) => key(&settings, cmd).await,
             Command::Route(cmd) => route(&settings, cmd).await,
             Command::Budget(cmd) => budget(&settings, cmd).await,
+            Command::Admin(cmd) => {
+                let db = open(&settings).await?;
+                let result = crate::control_plane::auth::admin_cli::run(&db, cmd).await;
+                db.close().await;
+                result
+            }
             Command::Cache(cmd) => cache(&settings, cmd).await,
             Command::Alert(cmd) => alert::run(&settings, cmd).await,
             Command::Limit(cmd) => settings::limit(&settings, cmd).await,
             Command::Provider(cmd) => provider::run(&settings, cmd).await,
             Command::Model(cmd) => provider::run_model(&settings, cmd).await,
+            Command::Pii(cmd) => pii::run(&settings, cmd).await,
             Command::Credits(cmd) => credits::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }

@@ -17,10 +17,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod alerts;
+mod auth;
 mod billing;
 mod cache;
 mod catalog;
 mod egress;
+pub use auth::{AuthSettings, CookieSecure};
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use billing::{BillingSettings, StripeSettings};
@@ -74,6 +76,8 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// `[logs]`: the request log.
     pub logs: LogSettings,
+    /// `[auth]`: dashboard and admin-API sessions.
+    pub auth: AuthSettings,
     /// `[cache]`: exact and semantic response caching.
     pub cache: CacheSettings,
     /// `[alerts]`: alert delivery retries.
@@ -213,6 +217,7 @@ impl Default for Settings {
             routes: Vec::new(),
             routing: RoutingSettings::default(),
             logs: LogSettings::default(),
+            auth: AuthSettings::default(),
             cache: CacheSettings::default(),
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
@@ -532,6 +537,7 @@ impl Settings {
             }
         })?;
         catalog::validate(&self.providers, &self.models)?;
+        self.auth.validate(self.listen_addr()?.ip().is_loopback())?;
         routes::validate(&self.routes, &self.models)?;
         billing::validate(&self.stripe, &self.billing)?;
         if self.server.max_body_bytes < 1024 {

@@ -133,11 +133,16 @@ impl Application {
                 .app_data(web::Data::new(crate::data_plane::upstream::WorkerClient(
                     http,
                 )))
+                .wrap(middleware::from_fn(
+                    crate::control_plane::auth::guard::guard,
+                ))
                 .wrap(middleware::from_fn(request_context::track_request))
                 .service(health::healthz)
                 .service(health::readyz)
                 .service(health::metrics)
                 .configure(crate::data_plane::configure)
+                .configure(crate::control_plane::api::configure)
+                .configure(crate::control_plane::pages::configure)
                 .configure(crate::billing::webhook::configure)
                 .configure(move |cfg| {
                     if let Some(hook) = &extra {

@@ -44,6 +44,8 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
+    /// Dashboard and admin-API sessions.
+    pub auth: crate::control_plane::auth::AuthState,
     /// The exact and semantic response cache.
     pub cache: crate::cache::ResponseCache,
     /// Requests in flight per limited scope (`max_concurrent`).
@@ -100,6 +102,7 @@ impl AppState {
         )
         .await
         .map_err(StateError::Redis)?;
+        let auth = crate::control_plane::auth::AuthState::new(&settings);
         let cache = crate::cache::ResponseCache::new(&settings, metrics.clone()).await;
         let concurrency =
             crate::policy::limits::Concurrency::new(if settings.redis_url.is_some() {
@@ -148,6 +151,7 @@ impl AppState {
             logs,
             concurrency,
             limiter,
+            auth,
             cache,
             alerts,
             master_key,

@@ -84,7 +84,14 @@ async fn in_flight_request_finishes() {
     let in_flight = tokio::spawn({
         let client = client.clone();
         let address = address.clone();
-        async move { client.post(format!("{address}/test/slow")).send().await }
+        // An Authorization header exempts this test-only POST from the dashboard's CSRF guard.
+        async move {
+            client
+                .post(format!("{address}/test/slow"))
+                .bearer_auth("test")
+                .send()
+                .await
+        }
     });
     assert!(
         upstream.wait_for_requests(1, Duration::from_secs(5)).await,
@@ -164,7 +171,14 @@ async fn grace_period_bounds_the_wait() {
     };
     let in_flight = tokio::spawn({
         let (client, address) = (app.client.clone(), app.address.clone());
-        async move { client.post(format!("{address}/test/slow")).send().await }
+        // An Authorization header exempts this test-only POST from the dashboard's CSRF guard.
+        async move {
+            client
+                .post(format!("{address}/test/slow"))
+                .bearer_auth("test")
+                .send()
+                .await
+        }
     });
     assert!(
         upstream.wait_for_requests(1, Duration::from_secs(5)).await,

@@ -6,6 +6,7 @@
 
 mod gateway;
 pub mod load;
+mod log_volume;
 mod nginx;
 mod process;
 pub mod procstat;
@@ -69,6 +70,17 @@ pub struct BenchArgs {
     /// Do not run nginx as the floor even when installed.
     #[arg(long)]
     pub no_nginx: bool,
+    /// Instead of the HTTP benchmark: fill a scratch database with this many request-log
+    /// records and time the usage and log queries at that volume.
+    #[arg(long)]
+    pub log_rows: Option<u64>,
+    /// Days the generated records span (with --log-rows).
+    #[arg(long, default_value_t = 30)]
+    pub log_days: i64,
+    /// Measure on this database instead of a scratch SQLite file (with --log-rows; use an
+    /// empty database).
+    #[arg(long)]
+    pub log_database_url: Option<String>,
     /// Turn on every data-path policy (limits on key, team, tenant and model, IP allowlists,
     /// budgets on tenant and key), none of them refusing: measures what policies cost.
     #[arg(long)]
@@ -150,6 +162,9 @@ async fn ready(target: &Target) -> Result<(), String> {
 
 /// Runs the benchmark and prints the report.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(rows) = args.log_rows {
+        return log_volume::run(rows, args.log_database_url.as_deref(), args.log_days.max(1)).await;
+    }
     let plan = Plan::new(args);
     let a = &plan.args;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

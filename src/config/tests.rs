@@ -76,6 +76,10 @@ fn environment_overrides_file_values_with_types() {
         "listen = \"127.0.0.1:9000\"\n[database]\nmax_connections = 3\n",
         &[
             ("SWITCHYARD_LISTEN", "0.0.0.0:7000"),
+            (
+                "SWITCHYARD_AUTH__JWT_SECRET",
+                "0123456789abcdef0123456789abcdef",
+            ),
             ("SWITCHYARD_DATABASE__MAX_CONNECTIONS", "12"),
             ("SWITCHYARD_SHUTDOWN_GRACE", "5s"),
             ("DATABASE_URL", "postgres://localhost/sy"),

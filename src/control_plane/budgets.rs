@@ -30,7 +30,7 @@ pub enum BudgetError {
 }
 
 /// A budget, for listings.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct BudgetSummary {
     pub scope: String,
     pub period: String,

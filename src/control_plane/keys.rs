@@ -36,7 +36,7 @@ pub struct KeySpec {
 }
 
 /// A key as shown in listings (never with its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeySummary {
     pub id: String,
     pub name: String,
@@ -59,7 +59,7 @@ pub struct KeySummary {
 }
 
 /// A key's state at a moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     Active,
@@ -68,7 +68,7 @@ pub enum KeyStatus {
 }
 
 /// A newly issued secret: shown once.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub id: String,
     /// The whole secret key.

@@ -3,12 +3,19 @@
 //! records an audit entry in the same transaction.
 
 pub mod alerts;
+pub mod api;
+pub mod api_tokens;
+pub mod auth;
 pub mod budgets;
 pub mod cache;
 pub mod key_policy;
+pub mod key_update;
 pub mod keys;
+pub mod members;
 pub mod models;
+pub mod pages;
 pub mod passwords;
+pub mod pii;
 pub mod providers;
 pub mod routes;
 pub mod settings;

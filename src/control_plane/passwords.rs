@@ -16,6 +16,13 @@ pub const MAX_LEN: usize = 256;
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
+impl HashError {
+    /// A hashing failure described by `message`.
+    pub fn from_message(message: String) -> Self {
+        Self(message)
+    }
+}
+
 fn hasher() -> Result<Argon2<'static>, HashError> {
     let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| HashError(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))

@@ -39,6 +39,7 @@ async fn handle(
     let mut parsed = openai::inbound::parse_chat(&body)?;
     draft.requested_model = Some(parsed.request.model.clone());
     draft.end_user.clone_from(&parsed.request.user);
+    let protection = super::pii::protect(&key, &mut parsed.request, draft)?;
     let plan = context::plan(
         state,
         &key,
@@ -61,6 +62,7 @@ async fn handle(
     if let Some(hit) =
         crate::cache::lookup(state, req, &key, &plan.route, &parsed.request, draft).await
     {
+        let hit = super::pii::restored_hit(hit, &protection);
         let surface = crate::cache::Surface::OpenAi {
             include_usage: parsed.request.include_usage,
         };
@@ -77,7 +79,7 @@ async fn handle(
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);
     let chat = &parsed.request;
-    draft.capture_request(|| serde_json::to_string(&parsed.raw).unwrap_or_default());
+    draft.capture_request(|| super::pii::loggable_request(&parsed.raw, chat, &protection));
     let served = pipeline::run(
         state,
         &context::http(req, state),
@@ -85,7 +87,7 @@ async fn handle(
         context::strict(req),
         chat.stream,
         |target| {
-            if target.kind.is_openai_style() {
+            if target.kind.is_openai_style() && !protection.rewritten {
                 openai::passthrough_chat(target, &parsed.raw, chat.stream)
             } else {
                 dispatch::chat_request(target, chat)
@@ -103,7 +105,7 @@ async fn handle(
         route: &plan.route,
         by: &by,
     };
-    let same_format = by.target.kind.is_openai_style();
+    let same_format = by.target.kind.is_openai_style() && protection.restorer.is_none();
     let bytes = match body {
         Body::Stream { first, rest } => {
             let encoder = if same_format {
@@ -116,6 +118,7 @@ async fn handle(
                     chat.include_usage,
                 ))
             };
+            let encoder = super::pii::restoring(encoder, &protection);
             return Ok(reply.stream(chat, first, rest, encoder, draft));
         }
         Body::Complete(bytes) => bytes,
@@ -140,7 +143,7 @@ async fn handle(
         draft.capture_response(&bytes);
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
-    let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
+    let mut answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
         error,
         route: Some(plan.route.clone()),
         attempts: by.attempts,
@@ -153,6 +156,14 @@ async fn handle(
             .provider_state
             .remember(&key.tenant_id, &choice.message);
     }
+    if let Some(restorer) = &protection.restorer {
+        // The log keeps the answer as the provider gave it (placeholders, no personal data).
+        if draft.log_bodies {
+            let unrestored = openai::inbound::render_chat(&answer, &chat.model);
+            draft.capture_response(unrestored.to_string().as_bytes());
+        }
+        restorer.restore_response(&mut answer);
+    }
     tracing::info!(
         request_id = %context::request_id(req),
         route = %plan.route,
@@ -163,7 +174,7 @@ async fn handle(
         "chat completed"
     );
     let rendered = openai::inbound::render_chat(&answer, &chat.model);
-    if draft.log_bodies {
+    if draft.log_bodies && protection.restorer.is_none() {
         draft.capture_response(rendered.to_string().as_bytes());
     }
     Ok(reply.head().json(rendered))

@@ -40,6 +40,7 @@ async fn handle(
     let mut chat = anthropic::inbound::parse_request(&body)?;
     draft.requested_model = Some(chat.model.clone());
     draft.end_user.clone_from(&chat.user);
+    let protection = super::pii::protect(&key, &mut chat, draft)?;
     let plan = context::plan(state, &key, req, &chat.model, ModelMode::Chat, Some(&chat))?;
     draft.route = Some(plan.route.clone());
     context::enforce_limits(
@@ -53,6 +54,7 @@ async fn handle(
     draft.settlement = context::reserve_budgets(state, &key, &plan, &chat).await?;
     // PII redaction, when configured, rewrites the request here: before the cache lookup.
     if let Some(hit) = crate::cache::lookup(state, req, &key, &plan.route, &chat, draft).await {
+        let hit = super::pii::restored_hit(hit, &protection);
         let surface = crate::cache::Surface::Anthropic;
         return Ok(crate::cache::respond(
             &hit,
@@ -66,7 +68,7 @@ async fn handle(
     state.provider_state.restore(&key.tenant_id, &mut chat);
     let raw: RawObject =
         serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;
-    draft.capture_request(|| serde_json::to_string(&raw).unwrap_or_default());
+    draft.capture_request(|| super::pii::loggable_request(&raw, &chat, &protection));
     let beta = req
         .headers()
         .get("anthropic-beta")
@@ -78,7 +80,7 @@ async fn handle(
         context::strict(req),
         chat.stream,
         |target| {
-            if target.kind == ProviderKind::Anthropic {
+            if target.kind == ProviderKind::Anthropic && !protection.rewritten {
                 anthropic::passthrough_request(target, raw.clone(), chat.stream, beta)
             } else {
                 dispatch::chat_request(target, &chat)
@@ -97,7 +99,7 @@ async fn handle(
         route: &plan.route,
         by: &by,
     };
-    let same_format = by.target.kind == ProviderKind::Anthropic;
+    let same_format = by.target.kind == ProviderKind::Anthropic && protection.restorer.is_none();
     let bytes = match body {
         Body::Stream { first, rest } => {
             let encoder = if same_format {
@@ -105,11 +107,12 @@ async fn handle(
             } else {
                 Encoder::Anthropic(anthropic::inbound::StreamEncoder::new(&chat.model))
             };
+            let encoder = super::pii::restoring(encoder, &protection);
             return Ok(reply.stream(&chat, first, rest, encoder, draft));
         }
         Body::Complete(bytes) => bytes,
     };
-    let answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
+    let mut answer = dispatch::chat_response(by.target.kind, &bytes).map_err(|error| Failure {
         error,
         route: Some(plan.route.clone()),
         attempts: by.attempts,
@@ -130,13 +133,21 @@ async fn handle(
         draft.capture_response(&bytes);
         return Ok(reply.head().content_type("application/json").body(bytes));
     }
+    if let Some(restorer) = &protection.restorer {
+        // The log keeps the answer as the provider gave it (placeholders, no personal data).
+        if draft.log_bodies {
+            let unrestored = anthropic::inbound::render_response(&answer, &chat.model);
+            draft.capture_response(unrestored.to_string().as_bytes());
+        }
+        restorer.restore_response(&mut answer);
+    }
     for choice in &answer.choices {
         state
             .provider_state
             .remember(&key.tenant_id, &choice.message);
     }
     let rendered = anthropic::inbound::render_response(&answer, &chat.model);
-    if draft.log_bodies {
+    if draft.log_bodies && protection.restorer.is_none() {
         draft.capture_response(rendered.to_string().as_bytes());
     }
     Ok(reply.head().json(rendered))

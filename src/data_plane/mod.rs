@@ -10,6 +10,7 @@ pub mod embeddings;
 pub mod messages;
 pub mod meter;
 pub mod models;
+pub mod pii;
 pub mod pipeline;
 pub mod provider_state;
 pub mod relay;

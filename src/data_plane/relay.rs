@@ -29,12 +29,18 @@ pub enum Encoder {
     Anthropic(anthropic::inbound::StreamEncoder),
     /// Anthropic events from an Anthropic provider, forwarded unchanged.
     AnthropicPassthrough,
+    /// A translating encoder (`OpenAi` or `Anthropic`, never a passthrough) fed with tokenized
+    /// PII restored (placeholders split across chunks included).
+    Restoring(Box<Encoder>, crate::policy::pii::StreamRestorer),
 }
 
 impl Encoder {
     /// Whether events are translated (rather than forwarded as the provider sent them).
     pub fn translates(&self) -> bool {
-        matches!(self, Encoder::OpenAi(_) | Encoder::Anthropic(_))
+        match self {
+            Encoder::Restoring(inner, _) => inner.translates(),
+            other => matches!(other, Encoder::OpenAi(_) | Encoder::Anthropic(_)),
+        }
     }
 
     fn encode(&mut self, event: &StreamEvent) -> Vec<SseEvent> {
@@ -42,6 +48,11 @@ impl Encoder {
             Encoder::OpenAi(e) => e.encode(event),
             Encoder::Anthropic(e) => e.encode(event),
             Encoder::Passthrough { .. } | Encoder::AnthropicPassthrough => Vec::new(),
+            Encoder::Restoring(inner, restorer) => restorer
+                .on_event(event)
+                .iter()
+                .flat_map(|e| inner.encode(e))
+                .collect(),
         }
     }
 
@@ -76,6 +87,15 @@ impl Encoder {
                 out
             }
             Encoder::AnthropicPassthrough => Vec::new(),
+            Encoder::Restoring(inner, restorer) => {
+                let mut out: Vec<SseEvent> = restorer
+                    .flush()
+                    .iter()
+                    .flat_map(|e| inner.encode(e))
+                    .collect();
+                out.extend(inner.finish(meter));
+                out
+            }
         }
     }
 
@@ -92,6 +112,7 @@ impl Encoder {
                 event: "error".into(),
                 data: anthropic::inbound::render_error(err).to_string(),
             }],
+            Encoder::Restoring(inner, _) => inner.error(err),
         }
     }
 }

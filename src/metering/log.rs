@@ -53,6 +53,9 @@ pub struct LogRecord {
     /// The response body, when the tenant logs bodies (non-streaming answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body: Option<String>,
+    /// Personal data found per type, as JSON (`{"email":1}`); never the values.
+    #[serde(default)]
+    pub pii_counts: Option<String>,
 }
 
 /// A budget reservation to settle when the request ends.
@@ -120,6 +123,8 @@ pub struct LogDraft {
     pub response_body: Option<String>,
     /// Concurrency slots and token estimates held until the request ends.
     pub hold: Option<std::sync::Arc<crate::policy::limits::Hold>>,
+    /// PII findings per type (JSON), when the key has a PII policy and something was found.
+    pub pii_counts: Option<String>,
 }
 
 impl LogDraft {
@@ -144,6 +149,7 @@ impl LogDraft {
             streamed: false,
             handed_off: false,
             settlement: None,
+            pii_counts: None,
             cache_result: None,
             saved_nusd: 0,
             cache: None,
@@ -216,6 +222,7 @@ impl LogDraft {
             saved_nusd: self.saved_nusd,
             request_body: self.request_body,
             response_body: self.response_body,
+            pii_counts: self.pii_counts,
         })
     }
 }

@@ -123,6 +123,7 @@ mod tests {
             allowed_referrers: vec![],
             expires_at: expires,
             cache: None,
+            pii: None,
         });
         let mut s = Snapshot::default();
         s.credentials.insert(

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod budget;
 pub mod byok;
 pub mod limits;
+pub mod pii;
 pub mod rate_limit;
 pub mod snapshot;
 pub mod tenant;

@@ -52,6 +52,8 @@ pub struct KeyPolicy {
     pub expires_at: Option<EpochMillis>,
     /// The key's cache settings (`metadata.cache`).
     pub cache: Option<crate::config::CacheOverrides>,
+    /// The key's effective PII policy, compiled (`None`: no PII processing at all).
+    pub pii: Option<Arc<crate::policy::pii::Detectors>>,
 }
 
 impl KeyPolicy {
@@ -109,9 +111,11 @@ impl Snapshot {
             }
             teams.insert(t.id, t.name);
         }
+        let mut pii = crate::policy::pii::levels::Levels::load(db).await?;
         let mut credentials = HashMap::with_capacity(keys.len());
         for row in keys {
             let key = Arc::new(KeyPolicy {
+                pii: pii.for_key(&row.tenant_id, row.team_id.as_deref(), &row.id),
                 key_id: row.id,
                 tenant_id: row.tenant_id,
                 team_name: row.team_id.as_ref().and_then(|t| teams.get(t).cloned()),

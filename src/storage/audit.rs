@@ -106,3 +106,59 @@ pub async fn recent(db: &Db, tenant: &TenantId, limit: u64) -> Result<Vec<AuditR
     )
     .await
 }
+
+/// An audit entry with its details, for the admin API.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AuditDetailRow {
+    pub id: String,
+    pub actor_user_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub ip: Option<String>,
+    pub before_state: Option<String>,
+    pub after_state: Option<String>,
+    pub created_at: EpochMillis,
+}
+
+/// One page of the tenant's entries, newest first, strictly before the `(created_at, id)`
+/// cursor when one is given.
+pub async fn page(
+    db: &Db,
+    tenant: &TenantId,
+    before: Option<(EpochMillis, &str)>,
+    limit: u64,
+) -> Result<Vec<AuditDetailRow>, StorageError> {
+    let mut select = Query::select();
+    select
+        .columns([
+            AuditLog::Id,
+            AuditLog::ActorUserId,
+            AuditLog::Actor,
+            AuditLog::Action,
+            AuditLog::ObjectType,
+            AuditLog::ObjectId,
+            AuditLog::Ip,
+            AuditLog::BeforeState,
+            AuditLog::AfterState,
+            AuditLog::CreatedAt,
+        ])
+        .from(AuditLog::Table)
+        .and_where(Expr::col(AuditLog::TenantId).eq(tenant.as_str()))
+        .order_by(AuditLog::CreatedAt, Order::Desc)
+        .order_by(AuditLog::Id, Order::Desc)
+        .limit(limit);
+    if let Some((at, id)) = before {
+        select.cond_where(
+            sea_query::Cond::any()
+                .add(Expr::col(AuditLog::CreatedAt).lt(at))
+                .add(
+                    sea_query::Cond::all()
+                        .add(Expr::col(AuditLog::CreatedAt).eq(at))
+                        .add(Expr::col(AuditLog::Id).lt(id)),
+                ),
+        );
+    }
+    db.fetch_all(&select).await
+}

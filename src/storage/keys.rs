@@ -240,3 +240,43 @@ pub async fn rotate(
         .await?;
     Ok(changed == 1)
 }
+
+/// New values for a key's editable fields (list fields are JSON text).
+#[derive(Debug)]
+pub struct KeyUpdate<'a> {
+    pub name: &'a str,
+    pub allowed_models: String,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub allowed_ips: String,
+    pub allowed_referrers: String,
+    pub expires_at: Option<EpochMillis>,
+    pub now: EpochMillis,
+}
+
+/// Replaces the editable fields of a live key of the tenant; returns whether a row changed.
+pub async fn update(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: &str,
+    u: &KeyUpdate<'_>,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .execute(
+            Query::update()
+                .table(VirtualKeys::Table)
+                .value(VirtualKeys::Name, u.name)
+                .value(VirtualKeys::AllowedModels, u.allowed_models.clone())
+                .value(VirtualKeys::RpmLimit, u.rpm_limit)
+                .value(VirtualKeys::TpmLimit, u.tpm_limit)
+                .value(VirtualKeys::AllowedIps, u.allowed_ips.clone())
+                .value(VirtualKeys::AllowedReferrers, u.allowed_referrers.clone())
+                .value(VirtualKeys::ExpiresAt, u.expires_at)
+                .value(VirtualKeys::UpdatedAt, u.now)
+                .and_where(Expr::col(VirtualKeys::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(VirtualKeys::Id).eq(id))
+                .and_where(Expr::col(VirtualKeys::RevokedAt).is_null()),
+        )
+        .await?;
+    Ok(changed == 1)
+}

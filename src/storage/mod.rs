@@ -5,6 +5,7 @@
 //! by it.
 
 pub mod alerts;
+pub mod api_tokens;
 pub mod audit;
 pub mod budgets;
 pub mod cache_settings;
@@ -13,13 +14,17 @@ mod connect;
 pub mod credentials;
 pub mod credits;
 pub mod keys;
+pub mod notifications;
+pub mod pii_settings;
 pub mod request_logs;
 pub mod routes;
+pub mod sessions;
 pub mod snapshot;
 pub mod spend;
 pub mod teams;
 pub mod tenant_models;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};

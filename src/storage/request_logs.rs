@@ -38,6 +38,7 @@ enum RequestLogs {
     Streamed,
     RequestBody,
     ResponseBody,
+    PiiCounts,
     CreatedAt,
     SavedNusd,
     CacheResult,
@@ -102,6 +103,7 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
         RequestLogs::CreatedAt,
         RequestLogs::SavedNusd,
         RequestLogs::CacheResult,
+        RequestLogs::PiiCounts,
     ]);
     for r in records {
         insert.values([
@@ -136,6 +138,7 @@ pub async fn insert(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageErr
             r.created_at.into(),
             r.saved_nusd.into(),
             r.cache_result.clone().into(),
+            r.pii_counts.clone().into(),
         ])?;
     }
     insert.on_conflict(OnConflict::column(RequestLogs::Id).do_nothing().to_owned());

@@ -143,3 +143,74 @@ pub async fn update_settings(
     .await?;
     Ok(())
 }
+
+/// One team of the tenant by id.
+pub async fn find(db: &Db, tenant: &TenantId, id: &str) -> Result<Option<TeamRow>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns([Teams::Id, Teams::Name])
+            .from(Teams::Table)
+            .and_where(Expr::col(Teams::TenantId).eq(tenant.as_str()))
+            .and_where(Expr::col(Teams::Id).eq(id)),
+    )
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberIdRow {
+    user_id: String,
+}
+
+/// The user ids in a team of the tenant.
+pub async fn member_ids(
+    db: &Db,
+    tenant: &TenantId,
+    team: &str,
+) -> Result<Vec<String>, StorageError> {
+    let rows: Vec<MemberIdRow> = db
+        .fetch_all(
+            Query::select()
+                .column(TeamMembers::UserId)
+                .from(TeamMembers::Table)
+                .and_where(Expr::col(TeamMembers::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(TeamMembers::TeamId).eq(team))
+                .order_by(TeamMembers::CreatedAt, sea_query::Order::Asc),
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.user_id).collect())
+}
+
+/// Removes a user from a team of the tenant; returns whether they were in it.
+pub async fn remove_member(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    team: &str,
+    user: &str,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .execute(
+            Query::delete()
+                .from_table(TeamMembers::Table)
+                .and_where(Expr::col(TeamMembers::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(TeamMembers::TeamId).eq(team))
+                .and_where(Expr::col(TeamMembers::UserId).eq(user)),
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Removes a user from every team of the tenant.
+pub async fn remove_user_everywhere(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    user: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::delete()
+            .from_table(TeamMembers::Table)
+            .and_where(Expr::col(TeamMembers::TenantId).eq(tenant.as_str()))
+            .and_where(Expr::col(TeamMembers::UserId).eq(user)),
+    )
+    .await?;
+    Ok(())
+}

@@ -149,3 +149,33 @@ pub async fn update_settings(
     .await?;
     Ok(())
 }
+
+/// A tenant by id.
+pub async fn find(db: &Db, id: &str) -> Result<Option<TenantRow>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns(COLUMNS)
+            .from(Tenants::Table)
+            .and_where(Expr::col(Tenants::Id).eq(id)),
+    )
+    .await
+}
+
+/// Sets a tenant's status (`active` or `suspended`); returns whether the tenant exists.
+pub async fn set_status(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    now: EpochMillis,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .execute(
+            Query::update()
+                .table(Tenants::Table)
+                .value(Tenants::Status, status)
+                .value(Tenants::UpdatedAt, now)
+                .and_where(Expr::col(Tenants::Id).eq(id)),
+        )
+        .await?;
+    Ok(changed == 1)
+}

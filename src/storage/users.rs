@@ -104,3 +104,184 @@ pub async fn add_membership(
     .await?;
     Ok(())
 }
+
+/// What logging in needs about a user.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub is_platform_admin: bool,
+}
+
+/// A user's login credentials by normalised email.
+pub async fn credentials_by_email(
+    db: &Db,
+    email: &str,
+) -> Result<Option<Credentials>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns([
+                Users::Id,
+                Users::Email,
+                Users::PasswordHash,
+                Users::IsPlatformAdmin,
+            ])
+            .from(Users::Table)
+            .and_where(Expr::col(Users::Email).eq(email)),
+    )
+    .await
+}
+
+/// A user's login credentials by id.
+pub async fn credentials_by_id(db: &Db, id: &str) -> Result<Option<Credentials>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns([
+                Users::Id,
+                Users::Email,
+                Users::PasswordHash,
+                Users::IsPlatformAdmin,
+            ])
+            .from(Users::Table)
+            .and_where(Expr::col(Users::Id).eq(id)),
+    )
+    .await
+}
+
+/// A user by id.
+pub async fn find(db: &Db, id: &str) -> Result<Option<UserRow>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns([Users::Id, Users::Email, Users::IsPlatformAdmin])
+            .from(Users::Table)
+            .and_where(Expr::col(Users::Id).eq(id)),
+    )
+    .await
+}
+
+/// Replaces a user's password hash.
+pub async fn set_password(
+    tx: &mut Tx,
+    id: &str,
+    password_hash: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::update()
+            .table(Users::Table)
+            .value(Users::PasswordHash, password_hash)
+            .value(Users::PasswordChangedAt, now)
+            .value(Users::UpdatedAt, now)
+            .and_where(Expr::col(Users::Id).eq(id)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Grants or withdraws the platform-administrator flag.
+pub async fn set_platform_admin(tx: &mut Tx, id: &str, admin: bool) -> Result<(), StorageError> {
+    tx.execute(
+        Query::update()
+            .table(Users::Table)
+            .value(Users::IsPlatformAdmin, admin)
+            .and_where(Expr::col(Users::Id).eq(id)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A user's role in one tenant.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MembershipRow {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub created_at: EpochMillis,
+}
+
+const MEMBERSHIP_COLUMNS: [Memberships; 4] = [
+    Memberships::TenantId,
+    Memberships::UserId,
+    Memberships::Role,
+    Memberships::CreatedAt,
+];
+
+/// The user's membership in the tenant, if any.
+pub async fn membership(
+    db: &Db,
+    tenant: &str,
+    user: &str,
+) -> Result<Option<MembershipRow>, StorageError> {
+    db.fetch_optional(
+        Query::select()
+            .columns(MEMBERSHIP_COLUMNS)
+            .from(Memberships::Table)
+            .and_where(Expr::col(Memberships::TenantId).eq(tenant))
+            .and_where(Expr::col(Memberships::UserId).eq(user)),
+    )
+    .await
+}
+
+/// Every tenant the user belongs to, oldest membership first.
+pub async fn memberships_of_user(db: &Db, user: &str) -> Result<Vec<MembershipRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns(MEMBERSHIP_COLUMNS)
+            .from(Memberships::Table)
+            .and_where(Expr::col(Memberships::UserId).eq(user))
+            .order_by(Memberships::CreatedAt, sea_query::Order::Asc),
+    )
+    .await
+}
+
+/// Every member of the tenant, oldest first.
+pub async fn members_of_tenant(
+    db: &Db,
+    tenant: &TenantId,
+) -> Result<Vec<MembershipRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns(MEMBERSHIP_COLUMNS)
+            .from(Memberships::Table)
+            .and_where(Expr::col(Memberships::TenantId).eq(tenant.as_str()))
+            .order_by(Memberships::CreatedAt, sea_query::Order::Asc),
+    )
+    .await
+}
+
+/// Changes a member's role; returns whether the member exists in the tenant.
+pub async fn set_role(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    user: &str,
+    role: Role,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .execute(
+            Query::update()
+                .table(Memberships::Table)
+                .value(Memberships::Role, role.as_str())
+                .and_where(Expr::col(Memberships::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(Memberships::UserId).eq(user)),
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Removes a member from the tenant; returns whether they were one.
+pub async fn remove_membership(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    user: &str,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .execute(
+            Query::delete()
+                .from_table(Memberships::Table)
+                .and_where(Expr::col(Memberships::TenantId).eq(tenant.as_str()))
+                .and_where(Expr::col(Memberships::UserId).eq(user)),
+        )
+        .await?;
+    Ok(changed == 1)
+}

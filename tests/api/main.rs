@@ -6,6 +6,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accounts;
+mod admin_api;
 mod alerts;
 mod budgets;
 mod cache;
@@ -18,6 +20,9 @@ mod health;
 mod keys;
 mod limits;
 mod openai_surface;
+mod pages;
+mod pii;
+mod pii_with_cache_and_logs;
 mod provider_state;
 mod providers;
 mod request_log;

@@ -1,4 +1,4 @@
-//! `switchyard credits …` and trial credits from the command line.
+//! `switchyard credits …`, and trial credits from the command line and the sign-up.
 
 use super::*;
 
@@ -124,5 +124,25 @@ async fn the_credits_cli_shows_grants_lists_and_checks_out() {
         server.sessions()[0].form["line_items[0][price_data][unit_amount]"],
         "2000"
     );
+    assert_ledger_consistent(&app.db, &tenant).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_grants_the_trial_credits() {
+    let Some(app) =
+        crate::common::spawn_app_with(Backend::Sqlite, |s| s.billing.trial_credits_usd = 3.0, None)
+            .await
+    else {
+        return;
+    };
+    crate::common::dashboard::Dashboard::signup(&app, "ada@acme.test", "Acme").await;
+    let tenant = switchyard::control_plane::tenants::resolve(&app.db, "Acme")
+        .await
+        .expect("resolve")
+        .expect("tenant");
+    assert_eq!(balance(&app.db, &tenant).await, (3 * NanoUsd::PER_USD, 0));
+    let ledger = billing::ledger(&app.db, &tenant, 10).await.expect("ledger");
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].kind, "trial");
     assert_ledger_consistent(&app.db, &tenant).await;
 }
