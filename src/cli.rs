@@ -3,6 +3,7 @@
 //! and exit with status 1.
 
 mod alert;
+mod credits;
 mod provider;
 mod settings;
 
@@ -71,6 +72,9 @@ pub enum Command {
     /// Manage a tenant's own models (served by its provider credentials).
     #[command(subcommand)]
     Model(provider::ModelCommand),
+    /// Prepaid credits: balance, ledger, grants and Stripe Checkout links.
+    #[command(subcommand)]
+    Credits(credits::CreditsCommand),
     /// Manage rate limits on a tenant, a team or a model.
     #[command(subcommand)]
     Limit(settings::LimitCommand),
@@ -384,6 +388,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Provider(cmd) => provider::run(&settings, cmd).await,
             Command::Model(cmd) => provider::run_model(&settings, cmd).await,
             Command::Pii(cmd) => pii::run(&settings, cmd).await,
+            Command::Credits(cmd) => credits::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     })
@@ -426,7 +431,7 @@ async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<()> {
             admin_password,
             json,
         } => {
-            let created = tenants::create(
+            let created = tenants::create_with_trial(
                 &db,
                 tenants::NewTenant {
                     name,
@@ -434,6 +439,7 @@ async fn tenant(settings: &Settings, cmd: TenantCommand) -> anyhow::Result<()> {
                     admin_password,
                 },
                 Actor::CLI,
+                crate::billing::usd_to_nusd(settings.billing.trial_credits_usd),
             )
             .await?;
             if json {

@@ -18,13 +18,16 @@ use serde::Deserialize;
 
 mod alerts;
 mod auth;
+mod billing;
 mod cache;
 mod catalog;
 mod egress;
 pub use auth::{AuthSettings, CookieSecure};
 mod routes;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
+pub use billing::{BillingSettings, StripeSettings};
 pub use cache::{CacheOverrides, CacheSettings};
+pub use catalog::Billing;
 pub use catalog::{ModelMode, ModelSettings, ProviderSettings};
 pub use egress::EgressSettings;
 pub use routes::{
@@ -83,6 +86,10 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     /// `[egress]`: what tenant-supplied URLs may reach.
     pub egress: EgressSettings,
+    /// `[stripe]`: buying credits (off unless `secret_key` is set).
+    pub stripe: StripeSettings,
+    /// `[billing]`: prepaid credits.
+    pub billing: BillingSettings,
 }
 
 /// `[logs]`: the request log.
@@ -215,6 +222,8 @@ impl Default for Settings {
             alerts: AlertSettings::default(),
             smtp: SmtpSettings::default(),
             egress: EgressSettings::default(),
+            stripe: StripeSettings::default(),
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -530,6 +539,7 @@ impl Settings {
         catalog::validate(&self.providers, &self.models)?;
         self.auth.validate(self.listen_addr()?.ip().is_loopback())?;
         routes::validate(&self.routes, &self.models)?;
+        billing::validate(&self.stripe, &self.billing)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Value {
                 key: "server.max_body_bytes",

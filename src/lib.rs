@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod bench;
+pub mod billing;
 pub mod cache;
 pub mod cli;
 pub mod config;

@@ -143,6 +143,7 @@ impl Application {
                 .configure(crate::data_plane::configure)
                 .configure(crate::control_plane::api::configure)
                 .configure(crate::control_plane::pages::configure)
+                .configure(crate::billing::webhook::configure)
                 .configure(move |cfg| {
                     if let Some(hook) = &extra {
                         hook(cfg);

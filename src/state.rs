@@ -52,6 +52,8 @@ pub struct Inner {
     pub concurrency: crate::policy::limits::Concurrency,
     /// Budget and spend alerts (notifications and deliveries).
     pub alerts: crate::alerts::Alerts,
+    /// Prepaid credits on the data path (reservations, settlements, auto-recharge).
+    pub credits: crate::billing::hold::Accounts,
     /// The master key sealing stored secrets, when configured.
     pub master_key: Option<crate::crypto::MasterKey>,
     /// Background tasks stopped at shutdown.
@@ -133,7 +135,9 @@ impl AppState {
             settings.logs.retention_days,
             settings.logs.retention_interval,
         );
+        let credits = crate::billing::hold::Accounts::new(&settings, db.clone(), alerts.clone());
         Ok(Self(Arc::new(Inner {
+            credits,
             settings,
             db,
             metrics,

@@ -53,6 +53,24 @@ pub struct ModelSettings {
     /// unpriced model is refused for cost-tracked tenants.
     #[serde(default)]
     pub allow_unpriced: bool,
+    /// `byok` (default: the tenant brings the provider account) or `credits` (served on the
+    /// platform's account, drawn from the tenant's prepaid balance).
+    #[serde(default)]
+    pub billing: Billing,
+    /// Markup on the model's cost for `credits` billing, in percent (default 0).
+    #[serde(default)]
+    pub markup_pct: f64,
+}
+
+/// Who pays the provider for a model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Billing {
+    /// Bring your own key: requests do not touch the credit balance.
+    #[default]
+    Byok,
+    /// Platform credentials: requests draw from the tenant's prepaid credits.
+    Credits,
 }
 
 /// What a model is for.
@@ -69,6 +87,11 @@ fn default_timeout() -> std::time::Duration {
 }
 
 impl ModelSettings {
+    /// The markup in basis points (1 % = 100).
+    pub fn markup_bps(&self) -> i64 {
+        (self.markup_pct * 100.0).round() as i64
+    }
+
     /// The provider's model id.
     pub fn upstream_id(&self) -> &str {
         self.upstream.as_deref().unwrap_or(&self.name)
@@ -152,6 +175,25 @@ pub fn validate(
             m.cache_write_usd_per_mtok,
             m.request_usd,
         ];
+        if !m.markup_pct.is_finite() || !(0.0..=10_000.0).contains(&m.markup_pct) {
+            return Err(invalid(
+                "models.markup_pct",
+                format!("model `{}`: markup_pct must be between 0 and 10000", m.name),
+            ));
+        }
+        if m.billing == Billing::Credits
+            && prices.iter().all(Option::is_none)
+            && crate::metering::prices::default_for(m.upstream_id()).is_none()
+        {
+            return Err(invalid(
+                "models.billing",
+                format!(
+                    "model `{}` is billed to credits but has no price (set input_usd_per_mtok and \
+                     output_usd_per_mtok)",
+                    m.name
+                ),
+            ));
+        }
         if prices.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
             return Err(invalid(
                 "models.input_usd_per_mtok",

@@ -269,6 +269,7 @@ async fn signup_submit(
         email: form.email.clone(),
         password: form.password,
         organization: form.organization.clone(),
+        trial_credits_nusd: crate::billing::usd_to_nusd(state.settings.billing.trial_credits_usd),
     };
     match accounts::signup(&state.db, &state.auth, signup, &client_info(&req)).await {
         Ok(opened) => signed_in(&state, opened),

@@ -87,6 +87,17 @@ pub async fn create(
     new: NewTenant,
     actor: Actor<'_>,
 ) -> Result<CreatedTenant, TenantError> {
+    create_with_trial(db, new, actor, 0).await
+}
+
+/// Creates a tenant and credits `trial_credits_nusd` of free credits in the same transaction
+/// (`[billing] trial_credits_usd`).
+pub async fn create_with_trial(
+    db: &Db,
+    new: NewTenant,
+    actor: Actor<'_>,
+    trial_credits_nusd: i64,
+) -> Result<CreatedTenant, TenantError> {
     let name = validate_name("name", &new.name)?;
     let email = normalize_email(&new.admin_email)?;
     passwords::validate_new(&new.admin_password)?;
@@ -156,6 +167,7 @@ pub async fn create(
             },
         )
         .await?;
+        crate::billing::grant_trial(&mut tx, &created.tenant_id, trial_credits_nusd, now).await?;
         change_versions::bump(&mut tx, change_versions::POLICY, now).await
     }
     .await;

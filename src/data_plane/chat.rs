@@ -74,6 +74,7 @@ async fn handle(
             draft,
         ));
     }
+    draft.credits = context::reserve_credits(state, &key, &plan, &parsed.request).await?;
     state
         .provider_state
         .restore(&key.tenant_id, &mut parsed.request);

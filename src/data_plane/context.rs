@@ -415,6 +415,31 @@ pub async fn reserve_budgets(
     }
 }
 
+/// Reserves the request's maximum cost on the tenant's prepaid credits when the plan has models
+/// billed to credits (see [`crate::billing::hold`]); 402 `insufficient_credits` when short.
+pub async fn reserve_credits(
+    state: &AppState,
+    key: &KeyPolicy,
+    plan: &Plan,
+    chat: &ChatRequest,
+) -> Result<Option<crate::billing::hold::CreditHold>, super::respond::Failure> {
+    let estimate = crate::billing::hold::Estimate {
+        prompt_tokens: estimate_prompt(chat),
+        max_tokens: chat.max_tokens,
+    };
+    reserve_credits_for(state, key, plan, estimate).await
+}
+
+/// [`reserve_credits`] for a request whose size is already estimated (embeddings).
+pub async fn reserve_credits_for(
+    state: &AppState,
+    key: &KeyPolicy,
+    plan: &Plan,
+    estimate: crate::billing::hold::Estimate,
+) -> Result<Option<crate::billing::hold::CreditHold>, super::respond::Failure> {
+    crate::billing::hold::reserve(&state.credits, &key.tenant_id, plan, estimate).await
+}
+
 /// Header through which a request tags itself (comma-separated), besides `metadata.tags`.
 pub const TAGS_HEADER: &str = "x-switchyard-tags";
 

@@ -57,6 +57,11 @@ async fn handle(
         draft,
     )
     .await?;
+    let estimate = crate::billing::hold::Estimate {
+        prompt_tokens: tokens,
+        max_tokens: Some(0),
+    };
+    draft.credits = context::reserve_credits_for(state, &key, &plan, estimate).await?;
     let served = pipeline::run(
         state,
         &context::http(req, state),

@@ -64,6 +64,7 @@ async fn handle(
             draft,
         ));
     }
+    draft.credits = context::reserve_credits(state, &key, &plan, &chat).await?;
     state.provider_state.restore(&key.tenant_id, &mut chat);
     let raw: RawObject =
         serde_json::from_slice(&body).map_err(|e| ProviderError::protocol("Switchyard", e))?;

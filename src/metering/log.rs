@@ -113,6 +113,8 @@ pub struct LogDraft {
     pub saved_nusd: i64,
     /// Where the answer goes when it should be cached (set on a cache miss).
     pub cache: Option<crate::cache::Capture>,
+    /// The credit reservation (credits-billed models), settled with the actual cost.
+    pub credits: Option<crate::billing::hold::CreditHold>,
     /// Whether the tenant logs bodies.
     pub log_bodies: bool,
     /// The request body to log (only when `log_bodies`).
@@ -151,6 +153,7 @@ impl LogDraft {
             cache_result: None,
             saved_nusd: 0,
             cache: None,
+            credits: None,
             hold: None,
             log_bodies: false,
             request_body: None,
@@ -184,6 +187,9 @@ impl LogDraft {
         let cost = self.prices.map_or(0, |p| cost::of(&p, &usage).0);
         if let Some(settlement) = self.settlement.take() {
             settlement.settle(cost);
+        }
+        if let Some(credits) = self.credits.take() {
+            credits.settle(self.served_model.as_deref(), cost);
         }
         if let Some(hold) = self.hold.take() {
             hold.reconcile(usage.prompt_tokens + usage.completion_tokens);

@@ -12,6 +12,7 @@ pub mod cache_settings;
 pub mod change_versions;
 mod connect;
 pub mod credentials;
+pub mod credits;
 pub mod invitations;
 pub mod keys;
 pub mod notifications;

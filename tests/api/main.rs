@@ -14,6 +14,7 @@ mod cache;
 mod cli;
 mod config_errors;
 mod conformance;
+mod credits;
 mod dashboard_pages;
 mod governance;
 mod health;

@@ -9,6 +9,7 @@ pub mod db;
 pub mod mock_provider;
 pub mod providers;
 pub mod smtp;
+pub mod stripe;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -246,6 +247,8 @@ pub fn add_provider(
             max_output_tokens: Some(1024),
             context_window: None,
             allow_unpriced: false,
+            billing: Default::default(),
+            markup_pct: 0.0,
         });
     }
 }

@@ -148,6 +148,9 @@ pub async fn signup(
             email: body.email,
             password: body.password,
             organization: body.organization,
+            trial_credits_nusd: crate::billing::usd_to_nusd(
+                state.settings.billing.trial_credits_usd,
+            ),
         },
         &client_info(&req),
     )

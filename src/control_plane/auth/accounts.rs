@@ -168,6 +168,8 @@ pub struct Signup {
     pub email: String,
     pub password: String,
     pub organization: String,
+    /// Free credits for the new organisation (`[billing] trial_credits_usd`), in nano-USD.
+    pub trial_credits_nusd: i64,
 }
 
 /// Creates an organisation with its owner (one transaction) and logs the owner in.
@@ -178,7 +180,7 @@ pub async fn signup(
     client: &ClientInfo,
 ) -> Result<OpenedSession, AccountError> {
     let actor_label = normalize_email(&form.email)?;
-    let created = tenants::create(
+    let created = tenants::create_with_trial(
         db,
         NewTenant {
             name: form.organization,
@@ -190,6 +192,7 @@ pub async fn signup(
             label: &actor_label,
             ip: client.ip.as_deref(),
         },
+        form.trial_credits_nusd,
     )
     .await
     .map_err(|e| match e {

@@ -42,6 +42,12 @@ fn is_data_plane(path: &str) -> bool {
     path == "/v1" || path.starts_with("/v1/")
 }
 
+/// Server-to-server webhooks authenticated by their own signature (Stripe's), never by a
+/// browser session: no CSRF check.
+fn is_signed_webhook(path: &str) -> bool {
+    path == crate::billing::webhook::PATH
+}
+
 /// The guard; install with `middleware::from_fn(guard)`.
 pub async fn guard<B: MessageBody + 'static>(
     mut req: ServiceRequest,
@@ -54,6 +60,7 @@ pub async fn guard<B: MessageBody + 'static>(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     if is_state_changing(req.method())
+        && !is_signed_webhook(req.path())
         && let Err(reason) = check_csrf(&mut req, &state).await
     {
         tracing::info!(path = %req.path(), reason, "state-changing request refused: CSRF");
