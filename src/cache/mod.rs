@@ -265,7 +265,12 @@ pub fn store_stream(draft: &mut LogDraft, usage: Usage) {
             .map_or(0, |p| crate::metering::cost::of(&p, &usage).0);
         if let Some(answer) = capture.assembler.clone().finish(usage) {
             let (provider, served) = served(draft);
-            tokio::spawn(capture.store(answer, cost, provider, served));
+            // The first poll stores the entry locally (synchronously, before the stream's last
+            // event leaves); the shared (Redis) write, if any, finishes in the background.
+            let mut store = Box::pin(capture.store(answer, cost, provider, served));
+            if futures_util::FutureExt::now_or_never(&mut store).is_none() {
+                tokio::spawn(store);
+            }
         }
     }
 }

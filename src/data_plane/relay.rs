@@ -229,11 +229,12 @@ where
                 let out: Vec<SseEvent> =
                     events.iter().flat_map(|e| self.encoder.encode(e)).collect();
                 self.push(out);
+                // A stream that ended cleanly is cached (when the request should be) before its
+                // last event goes out, so the caller's next identical request finds it.
+                crate::cache::store_stream(&mut self.log.draft, self.meter.usage());
                 let closing = self.encoder.finish(&self.meter);
                 self.push(closing);
                 self.ended = true;
-                // A stream that ended cleanly is cached (when the request should be).
-                crate::cache::store_stream(&mut self.log.draft, self.meter.usage());
                 if let Some((sink, transcript)) = self.sink.take() {
                     sink.store.remember(&sink.tenant, &transcript.message());
                 }
