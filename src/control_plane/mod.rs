@@ -8,6 +8,8 @@ pub mod api_tokens;
 pub mod auth;
 pub mod budgets;
 pub mod cache;
+pub mod dashboard;
+pub mod invitations;
 pub mod key_policy;
 pub mod key_update;
 pub mod keys;

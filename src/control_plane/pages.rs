@@ -15,6 +15,10 @@ use crate::state::AppState;
 const HTMX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/htmx.min.js"));
 /// The stylesheet.
 const APP_CSS: &str = include_str!("../../static/app.css");
+/// The dashboard's only script besides htmx (copy buttons).
+const APP_JS: &str = include_str!("../../static/app.js");
+/// The icon.
+const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 /// Mounts the pages and their static assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,9 +31,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/reset", web::post().to(reset_submit))
         .route("/reset/confirm", web::post().to(reset_confirm))
         .route("/logout", web::post().to(logout))
-        .route("/app", web::get().to(app_shell))
         .route("/static/app.css", web::get().to(css))
-        .route("/static/htmx.min.js", web::get().to(htmx));
+        .route("/static/htmx.min.js", web::get().to(htmx))
+        .route("/static/app.js", web::get().to(app_js))
+        .route("/static/favicon.svg", web::get().to(favicon))
+        .route("/favicon.ico", web::get().to(favicon))
+        .configure(super::dashboard::configure);
 }
 
 /// The CSRF token for the page: bound to the session, or to a pre-session cookie (returned
@@ -81,7 +88,8 @@ fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     res
 }
 
-fn signed_in(state: &AppState, opened: OpenedSession) -> HttpResponse {
+/// Sets the session cookie of a new session and goes to the dashboard.
+pub(crate) fn signed_in(state: &AppState, opened: OpenedSession) -> HttpResponse {
     see_other("/app")
         .cookie(state.auth.cookie(
             state.auth.session_cookie(),
@@ -156,7 +164,8 @@ struct AppPage {
     key_count: usize,
 }
 
-fn htmx_available() -> bool {
+/// Whether htmx was embedded at build time.
+pub fn htmx_available() -> bool {
     !HTMX.is_empty()
 }
 
@@ -402,7 +411,8 @@ async fn logout(state: web::Data<AppState>, user: Option<SessionUser>) -> HttpRe
         .finish()
 }
 
-async fn app_shell(
+/// The shell for a signed-in user without an organisation (a platform administrator).
+pub async fn app_shell(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Option<SessionUser>,
@@ -442,6 +452,20 @@ async fn css() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(APP_CSS)
+}
+
+async fn app_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(APP_JS)
+}
+
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
 }
 
 async fn htmx() -> HttpResponse {

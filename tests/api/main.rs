@@ -15,6 +15,7 @@ mod cli;
 mod config_errors;
 mod conformance;
 mod credits;
+mod dashboard_pages;
 mod governance;
 mod health;
 mod keys;

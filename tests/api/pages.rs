@@ -9,21 +9,21 @@ use crate::on_both_backends;
 
 on_both_backends!(signup_login_and_logout_through_the_forms);
 
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     address: String,
     cookies: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    html: String,
-    headers: reqwest::header::HeaderMap,
+pub(crate) struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub html: String,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -62,12 +62,12 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.client.get(format!("{}{path}", self.address));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self
             .client
             .post(format!("{}{path}", self.address))
@@ -77,13 +77,13 @@ impl Browser {
     }
 }
 
-fn csrf_field(html: &str) -> String {
+pub(crate) fn csrf_field(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker).expect("csrf field") + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-fn assert_hardened(page: &Page, what: &str) {
+pub(crate) fn assert_hardened(page: &Page, what: &str) {
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(
         csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
