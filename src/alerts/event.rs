@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::ids::{NotificationId, TenantId};
 use crate::domain::time::now_millis;
-use crate::storage::{Db, StorageError, Tx, alerts};
+use crate::storage::{Db, StorageError, Tx, alerts, notifications};
 
 /// Something a tenant must hear about.
 #[derive(Clone, Debug)]
@@ -38,15 +39,18 @@ impl AlertEvent {
 pub async fn record_in(tx: &mut Tx, event: &AlertEvent) -> Result<String, StorageError> {
     let now = now_millis();
     let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
-    alerts::notify(
+    let tenant = TenantId::parse(&event.tenant_id)
+        .ok_or_else(|| StorageError::Corrupt(format!("bad tenant id `{}`", event.tenant_id)))?;
+    notifications::insert(
         tx,
-        alerts::NewNotification {
-            tenant: &event.tenant_id,
+        &notifications::NewNotification {
+            id: NotificationId::generate().as_str(),
+            tenant: &tenant,
             kind: event.kind,
             severity: event.severity,
             title: &event.title,
             body: "",
-            data: &event.data,
+            data: Some(&event.data),
             now,
         },
     )

@@ -136,7 +136,7 @@ async fn command(settings: &Settings, db: &storage::Db, cmd: AlertCommand) -> an
             json,
         } => {
             let tenant = tenant_id(db, &tenant).await?;
-            let all = storage::alerts::notifications(db, &tenant, limit).await?;
+            let all = storage::notifications::list(db, &tenant, false, limit).await?;
             if json {
                 return print_json(&all);
             }

@@ -1,10 +1,10 @@
 //! Alerts: where a tenant's alerts go (destinations), which budget thresholds already fired in a
-//! period, the dashboard's notifications, and the delivery outbox.
+//! period, and the delivery outbox (notifications live in `storage::notifications`).
 
 use sea_query::{Expr, ExprTrait, Iden, OnConflict, Order, Query};
 
 use super::{Db, StorageError, Tx};
-use crate::domain::ids::{AlertDestinationId, DeliveryId, NotificationId, TenantId};
+use crate::domain::ids::{AlertDestinationId, DeliveryId, TenantId};
 use crate::domain::time::EpochMillis;
 
 #[derive(Iden)]
@@ -28,20 +28,6 @@ enum BudgetAlertsFired {
     PeriodStart,
     ThresholdPct,
     FiredAt,
-}
-
-#[derive(Iden)]
-enum Notifications {
-    Table,
-    Id,
-    TenantId,
-    Kind,
-    Severity,
-    Title,
-    Body,
-    Data,
-    ReadAt,
-    CreatedAt,
 }
 
 #[derive(Iden)]
@@ -201,89 +187,6 @@ pub async fn mark_fired(
         )
         .await?;
     Ok(n == 1)
-}
-
-/// A notification to show on the dashboard.
-#[derive(Debug)]
-pub struct NewNotification<'a> {
-    pub tenant: &'a str,
-    pub kind: &'a str,
-    pub severity: &'a str,
-    pub title: &'a str,
-    pub body: &'a str,
-    pub data: &'a serde_json::Value,
-    pub now: EpochMillis,
-}
-
-/// A stored notification.
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
-pub struct NotificationRow {
-    pub id: String,
-    pub kind: String,
-    pub severity: String,
-    pub title: String,
-    pub body: String,
-    pub data: String,
-    pub read_at: Option<EpochMillis>,
-    pub created_at: EpochMillis,
-}
-
-/// Adds a notification; returns its id.
-pub async fn notify(tx: &mut Tx, n: NewNotification<'_>) -> Result<NotificationId, StorageError> {
-    let id = NotificationId::generate();
-    tx.execute(
-        Query::insert()
-            .into_table(Notifications::Table)
-            .columns([
-                Notifications::Id,
-                Notifications::TenantId,
-                Notifications::Kind,
-                Notifications::Severity,
-                Notifications::Title,
-                Notifications::Body,
-                Notifications::Data,
-                Notifications::CreatedAt,
-            ])
-            .values([
-                id.as_str().into(),
-                n.tenant.into(),
-                n.kind.into(),
-                n.severity.into(),
-                n.title.into(),
-                n.body.into(),
-                n.data.to_string().into(),
-                n.now.into(),
-            ])?,
-    )
-    .await?;
-    Ok(id)
-}
-
-/// The tenant's most recent notifications, newest first.
-pub async fn notifications(
-    db: &Db,
-    tenant: &TenantId,
-    limit: u64,
-) -> Result<Vec<NotificationRow>, StorageError> {
-    db.fetch_all(
-        Query::select()
-            .columns([
-                Notifications::Id,
-                Notifications::Kind,
-                Notifications::Severity,
-                Notifications::Title,
-                Notifications::Body,
-                Notifications::Data,
-                Notifications::ReadAt,
-                Notifications::CreatedAt,
-            ])
-            .from(Notifications::Table)
-            .and_where(Expr::col(Notifications::TenantId).eq(tenant.as_str()))
-            .order_by(Notifications::CreatedAt, Order::Desc)
-            .order_by(Notifications::Id, Order::Desc)
-            .limit(limit),
-    )
-    .await
 }
 
 /// Queues one delivery of an event to every enabled destination of the tenant; returns how many.

@@ -21,7 +21,7 @@ enum Notifications {
 }
 
 /// A stored notification.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct NotificationRow {
     pub id: String,
     pub kind: String,
@@ -41,6 +41,8 @@ pub struct NewNotification<'a> {
     pub severity: &'a str,
     pub title: &'a str,
     pub body: &'a str,
+    /// Event-specific fields (JSON), if any.
+    pub data: Option<&'a serde_json::Value>,
     pub now: EpochMillis,
 }
 
@@ -66,7 +68,9 @@ pub async fn insert(tx: &mut Tx, n: &NewNotification<'_>) -> Result<(), StorageE
                 n.severity.into(),
                 n.title.into(),
                 n.body.into(),
-                "{}".into(),
+                n.data
+                    .map_or_else(|| "{}".to_owned(), ToString::to_string)
+                    .into(),
                 n.now.into(),
             ])?,
     )

@@ -334,6 +334,7 @@ async fn seed(app: &TestApp, d: &mut Dashboard) -> Objects {
             severity: "warning",
             title: "80% of budget",
             body: "",
+            data: None,
             now: now_millis(),
         },
     )

@@ -242,7 +242,7 @@ async fn crossing_80_percent_of_a_team_budget_alerts_once_everywhere(backend: Ba
     assert!(mails[0].to[0].contains("finance@acme.test"));
     assert!(mails[0].data.contains("80%"));
 
-    let notes = alert_store::notifications(&gw.app.db, &gw.tenant, 10)
+    let notes = switchyard::storage::notifications::list(&gw.app.db, &gw.tenant, false, 10)
         .await
         .unwrap();
     assert_eq!(notes.len(), 1, "{notes:?}");

@@ -218,6 +218,7 @@ async fn every_page_renders_and_actions_need_the_token(backend: Backend) {
             severity: "warning",
             title: "Budget 80% used",
             body: "tenant monthly budget",
+            data: None,
             now: now_millis(),
         },
     )

@@ -296,7 +296,7 @@ async fn unpriced_models_are_refused_unless_allowed_and_then_alert() {
     assert_eq!(send(&gw, &gw.key, "local").await.0, 200);
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        let notes = switchyard::storage::alerts::notifications(&gw.app.db, &gw.tenant, 10)
+        let notes = switchyard::storage::notifications::list(&gw.app.db, &gw.tenant, false, 10)
             .await
             .unwrap();
         if notes.len() == 2 {

@@ -231,14 +231,14 @@ async fn the_low_balance_alert_fires_once_per_crossing() {
         assert_eq!(res.status(), 200);
         wait_for_settlements(&gw.app.db, &gw.tenant).await;
     }
-    let low = |rows: &[switchyard::storage::alerts::NotificationRow]| {
+    let low = |rows: &[switchyard::storage::notifications::NotificationRow]| {
         rows.iter()
             .filter(|n| n.kind == "credits.low_balance")
             .count()
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        let rows = switchyard::storage::alerts::notifications(&gw.app.db, &gw.tenant, 50)
+        let rows = switchyard::storage::notifications::list(&gw.app.db, &gw.tenant, false, 50)
             .await
             .expect("notifications");
         if low(&rows) > 0 {
@@ -248,7 +248,7 @@ async fn the_low_balance_alert_fires_once_per_crossing() {
     }
     // A second (wrong) alert would have been raised by a later settlement, already awaited.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let rows = switchyard::storage::alerts::notifications(&gw.app.db, &gw.tenant, 50)
+    let rows = switchyard::storage::notifications::list(&gw.app.db, &gw.tenant, false, 50)
         .await
         .expect("notifications");
     assert_eq!(low(&rows), 1, "{rows:?}");
