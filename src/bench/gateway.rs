@@ -221,7 +221,7 @@ pub async fn start(
             "--rpm",
             "100000000",
             "--tpm",
-            "10000000000",
+            "4000000000",
             "--max-concurrent",
             "1000000",
             "--budget-usd",
