@@ -50,6 +50,8 @@ pub struct Inner {
     pub cache: crate::cache::ResponseCache,
     /// Requests in flight per limited scope (`max_concurrent`).
     pub concurrency: crate::policy::limits::Concurrency,
+    /// Decides budget reservations (in memory when this process alone serves a SQLite file).
+    pub budgets: crate::policy::budget_arbiter::BudgetArbiter,
     /// Budget and spend alerts (notifications and deliveries).
     pub alerts: crate::alerts::Alerts,
     /// Prepaid credits on the data path (reservations, settlements, auto-recharge).
@@ -110,6 +112,10 @@ impl AppState {
             } else {
                 1
             });
+        let budgets =
+            crate::policy::budget_arbiter::BudgetArbiter::start(&db, settings.redis_url.is_some())
+                .await
+                .map_err(StateError::Budgets)?;
         let alerts = crate::alerts::Alerts::new(db.clone());
         let sender = crate::alerts::sender::Sender {
             alerts: alerts.clone(),
@@ -153,6 +159,7 @@ impl AppState {
             limiter,
             auth,
             cache,
+            budgets,
             alerts,
             master_key,
             background: vec![
@@ -183,6 +190,8 @@ pub enum StateError {
     Http(reqwest::Error),
     #[error("invalid route rule: {0}")]
     Routing(regex::Error),
+    #[error(transparent)]
+    Budgets(crate::policy::budget_arbiter::ArbiterError),
     #[error("invalid redis_url: {0}")]
     Redis(redis::RedisError),
     #[error("invalid master_key: {0}")]

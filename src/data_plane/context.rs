@@ -18,7 +18,6 @@ use crate::providers::{ErrorKind, ProviderError};
 use crate::routing::rules::Features;
 use crate::routing::{Plan, PlanError};
 use crate::state::AppState;
-use crate::storage::spend;
 
 /// Strict mode header: a parameter the target cannot honour is a 400 instead of being dropped.
 pub const STRICT_HEADER: &str = "x-switchyard-strict";
@@ -378,9 +377,9 @@ pub async fn reserve_budgets(
         estimate_prompt(chat),
         chat.max_tokens,
     );
-    match spend::reserve(&state.db, &charges, amount).await {
+    match state.budgets.reserve(&charges, amount).await {
         Ok(Ok(())) => Ok(Some(Settlement {
-            db: state.db.clone(),
+            arbiter: state.budgets.clone(),
             charges,
             reserved_nusd: amount,
             alerts: state.alerts.clone(),

@@ -61,7 +61,8 @@ pub struct LogRecord {
 /// A budget reservation to settle when the request ends.
 #[derive(Clone, Debug)]
 pub struct Settlement {
-    pub db: crate::storage::Db,
+    /// Where the reservation was made.
+    pub arbiter: crate::policy::budget_arbiter::BudgetArbiter,
     pub charges: Vec<crate::storage::spend::Charge>,
     pub reserved_nusd: i64,
     /// Fires the budget thresholds the settlement crosses.
@@ -72,7 +73,9 @@ impl Settlement {
     /// Releases the reservation and records `actual` (in the background).
     pub fn settle(self, actual: i64) {
         tokio::spawn(async move {
-            match crate::storage::spend::settle(&self.db, &self.charges, self.reserved_nusd, actual)
+            match self
+                .arbiter
+                .settle(&self.charges, self.reserved_nusd, actual)
                 .await
             {
                 Ok(spent) => self.alerts.check_budgets(&self.charges, &spent).await,

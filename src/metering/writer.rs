@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::log::LogRecord;
 use super::spool::Spool;
@@ -23,15 +23,15 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// How often the spool is retried while the database is failing.
 const REPLAY_EVERY: Duration = Duration::from_secs(1);
 
-enum Message {
-    Record(Box<LogRecord>),
-    Flush(oneshot::Sender<()>),
-}
-
 /// Handle to the writer task.
+///
+/// Queuing a record never wakes the writer: it drains the queue on its own tick, or early when
+/// a full batch is waiting, so a request costs no cross-thread wake-up.
 #[derive(Clone)]
 pub struct LogWriter {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Box<LogRecord>>,
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
+    batch_ready: Arc<Notify>,
     spool: Arc<Spool>,
     metrics: Metrics,
 }
@@ -40,18 +40,36 @@ impl LogWriter {
     /// Starts the writer task.
     pub fn start(db: Db, spool_path: PathBuf, metrics: Metrics) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (flushes, flush_rx) = mpsc::channel(16);
+        let batch_ready = Arc::new(Notify::new());
         let spool = Arc::new(Spool::new(spool_path));
-        tokio::spawn(run(db, rx, spool.clone(), metrics.clone()));
-        Self { tx, spool, metrics }
+        let writer = Writer {
+            db,
+            spool: spool.clone(),
+            metrics: metrics.clone(),
+            failing: false,
+            last_replay: Instant::now(),
+        };
+        tokio::spawn(run(writer, rx, flush_rx, batch_ready.clone()));
+        Self {
+            tx,
+            flushes,
+            batch_ready,
+            spool,
+            metrics,
+        }
     }
 
     /// Queues a record without waiting.
     pub fn record(&self, record: LogRecord) {
-        match self.tx.try_send(Message::Record(Box::new(record))) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(Message::Record(r)))
-            | Err(mpsc::error::TrySendError::Closed(Message::Record(r))) => {
-                match self.spool.append(std::slice::from_ref(&r)) {
+        match self.tx.try_send(Box::new(record)) {
+            Ok(()) => {
+                if QUEUE - self.tx.capacity() >= BATCH {
+                    self.batch_ready.notify_one();
+                }
+            }
+            Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) => {
+                match self.spool.append(std::slice::from_ref(&*r)) {
                     Ok(_) => self.metrics.count_log_records("spooled", 1),
                     Err(e) => {
                         tracing::error!(error = %e, "request log record dropped: queue full and spool unwritable");
@@ -59,51 +77,43 @@ impl LogWriter {
                     }
                 }
             }
-            Err(_) => {}
         }
     }
 
     /// Writes everything queued so far (and retries the spool); returns when done.
     pub async fn flush(&self) {
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Message::Flush(ack)).await.is_ok() {
+        if self.flushes.send(ack).await.is_ok() {
             let _ = done.await;
         }
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Message>, spool: Arc<Spool>, metrics: Metrics) {
+async fn run(
+    mut writer: Writer,
+    mut rx: mpsc::Receiver<Box<LogRecord>>,
+    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+    batch_ready: Arc<Notify>,
+) {
     let mut batch: Vec<LogRecord> = Vec::with_capacity(BATCH);
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut writer = Writer {
-        db,
-        spool,
-        metrics,
-        failing: false,
-        last_replay: Instant::now(),
-    };
     loop {
         tokio::select! {
-            message = rx.recv() => match message {
-                Some(Message::Record(r)) => {
-                    batch.push(*r);
-                    if batch.len() >= BATCH {
-                        writer.write(&mut batch).await;
+            flush = flushes.recv() => {
+                writer.drain(&mut rx, &mut batch).await;
+                match flush {
+                    Some(ack) => {
+                        writer.replay().await;
+                        let _ = ack.send(());
                     }
+                    // Every handle is gone: what was queued is written, and the task ends.
+                    None => break,
                 }
-                Some(Message::Flush(ack)) => {
-                    writer.write(&mut batch).await;
-                    writer.replay().await;
-                    let _ = ack.send(());
-                }
-                None => {
-                    writer.write(&mut batch).await;
-                    break;
-                }
-            },
+            }
+            () = batch_ready.notified() => writer.drain(&mut rx, &mut batch).await,
             _ = tick.tick() => {
-                writer.write(&mut batch).await;
+                writer.drain(&mut rx, &mut batch).await;
                 if writer.last_replay.elapsed() >= REPLAY_EVERY && !writer.spool.is_empty() {
                     writer.replay().await;
                 }
@@ -121,6 +131,17 @@ struct Writer {
 }
 
 impl Writer {
+    /// Writes everything queued, in batches.
+    async fn drain(&mut self, rx: &mut mpsc::Receiver<Box<LogRecord>>, batch: &mut Vec<LogRecord>) {
+        while let Ok(record) = rx.try_recv() {
+            batch.push(*record);
+            if batch.len() >= BATCH {
+                self.write(batch).await;
+            }
+        }
+        self.write(batch).await;
+    }
+
     async fn insert(&self, records: &[LogRecord]) -> Result<(), StorageError> {
         let mut tx = self.db.begin().await?;
         request_logs::insert(&mut tx, records).await?;

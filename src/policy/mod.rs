@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod budget;
+pub mod budget_arbiter;
 pub mod byok;
 pub mod limits;
 pub mod pii;

@@ -184,6 +184,21 @@ impl Db {
         }
     }
 
+    /// For SQLite, the database file (`None` inside: an in-memory database); `None` for Postgres.
+    pub fn sqlite_file(&self) -> Option<Option<std::path::PathBuf>> {
+        match self {
+            Db::Sqlite(pool) => {
+                let options = pool.connect_options();
+                let file = options.get_filename();
+                let in_memory = file.as_os_str().is_empty()
+                    || file.to_string_lossy().contains(":memory:")
+                    || file.to_string_lossy().starts_with("file:");
+                Some((!in_memory).then(|| file.to_path_buf()))
+            }
+            Db::Postgres(_) => None,
+        }
+    }
+
     /// Begins a transaction.
     pub async fn begin(&self) -> Result<Tx, StorageError> {
         Ok(match self {

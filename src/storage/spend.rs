@@ -51,6 +51,89 @@ fn row_of(c: &Charge) -> sea_query::SimpleExpr {
         .and(Expr::col(SpendCounters::PeriodStart).eq(c.period_start))
 }
 
+/// Inserts the charge's counter row unless it exists.
+fn ensure_row(c: &Charge, now: i64) -> Result<sea_query::InsertStatement, StorageError> {
+    Ok(Query::insert()
+        .into_table(SpendCounters::Table)
+        .columns([
+            SpendCounters::TenantId,
+            SpendCounters::ScopeType,
+            SpendCounters::ScopeId,
+            SpendCounters::Period,
+            SpendCounters::PeriodStart,
+            SpendCounters::SpentNusd,
+            SpendCounters::ReservedNusd,
+            SpendCounters::UpdatedAt,
+        ])
+        .values([
+            c.tenant_id.clone().into(),
+            c.scope_type.clone().into(),
+            c.scope_id.clone().into(),
+            c.period.clone().into(),
+            c.period_start.into(),
+            0i64.into(),
+            0i64.into(),
+            now.into(),
+        ])?
+        .on_conflict(
+            OnConflict::columns([
+                SpendCounters::TenantId,
+                SpendCounters::ScopeType,
+                SpendCounters::ScopeId,
+                SpendCounters::Period,
+                SpendCounters::PeriodStart,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .to_owned())
+}
+
+/// One stored counter.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CounterRow {
+    pub tenant_id: String,
+    pub scope_type: String,
+    pub scope_id: String,
+    pub period: String,
+    pub period_start: i64,
+    pub spent_nusd: i64,
+}
+
+/// Counters of periods that started at or after `since`, and every `total` counter.
+pub async fn recent_counters(db: &Db, since: i64) -> Result<Vec<CounterRow>, StorageError> {
+    db.fetch_all(
+        Query::select()
+            .columns([
+                SpendCounters::TenantId,
+                SpendCounters::ScopeType,
+                SpendCounters::ScopeId,
+                SpendCounters::Period,
+                SpendCounters::PeriodStart,
+                SpendCounters::SpentNusd,
+            ])
+            .from(SpendCounters::Table)
+            .and_where(
+                Expr::col(SpendCounters::PeriodStart)
+                    .gte(since)
+                    .or(Expr::col(SpendCounters::Period).eq("total")),
+            ),
+    )
+    .await
+}
+
+/// Voids every outstanding reservation (a process that stopped mid-request left them).
+pub async fn clear_reservations(db: &Db) -> Result<(), StorageError> {
+    db.execute(
+        Query::update()
+            .table(SpendCounters::Table)
+            .value(SpendCounters::ReservedNusd, 0i64)
+            .and_where(Expr::col(SpendCounters::ReservedNusd).ne(0i64)),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Reserves `amount` on every charge, all or none. `Ok(Err(i))`: charge `i` cannot take it.
 pub async fn reserve(
     db: &Db,
@@ -60,42 +143,7 @@ pub async fn reserve(
     let now = now_millis();
     let mut tx = db.begin().await?;
     for (i, c) in charges.iter().enumerate() {
-        tx.execute(
-            Query::insert()
-                .into_table(SpendCounters::Table)
-                .columns([
-                    SpendCounters::TenantId,
-                    SpendCounters::ScopeType,
-                    SpendCounters::ScopeId,
-                    SpendCounters::Period,
-                    SpendCounters::PeriodStart,
-                    SpendCounters::SpentNusd,
-                    SpendCounters::ReservedNusd,
-                    SpendCounters::UpdatedAt,
-                ])
-                .values([
-                    c.tenant_id.clone().into(),
-                    c.scope_type.clone().into(),
-                    c.scope_id.clone().into(),
-                    c.period.clone().into(),
-                    c.period_start.into(),
-                    0i64.into(),
-                    0i64.into(),
-                    now.into(),
-                ])?
-                .on_conflict(
-                    OnConflict::columns([
-                        SpendCounters::TenantId,
-                        SpendCounters::ScopeType,
-                        SpendCounters::ScopeId,
-                        SpendCounters::Period,
-                        SpendCounters::PeriodStart,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                ),
-        )
-        .await?;
+        tx.execute(&ensure_row(c, now)?).await?;
         let reserved = tx
             .execute(
                 Query::update()
@@ -134,6 +182,7 @@ pub async fn settle(
     let now = now_millis();
     let mut tx = db.begin().await?;
     for c in charges {
+        tx.execute(&ensure_row(c, now)?).await?;
         tx.execute(
             Query::update()
                 .table(SpendCounters::Table)
