@@ -7,7 +7,7 @@ use sea_query::{Alias, Expr, ExprTrait, Iden, OnConflict, Query};
 use super::{StorageError, Tx};
 use crate::metering::log::LogRecord;
 
-#[derive(Iden)]
+#[derive(Iden, Clone, Copy)]
 enum RequestLogs {
     Table,
     Id,
@@ -263,4 +263,86 @@ pub async fn delete_older_than(
             .and_where(Expr::col(RequestLogs::CreatedAt).lt(before)),
     )
     .await
+}
+
+/// For the volume benchmark only: doubles one tenant's request log in a single set-based
+/// statement (each copy gets the id suffixed with `suffix` and its time moved `shift_ms` later)
+/// and doubles its rollups to match. Returns the records added.
+pub async fn double_for_benchmark(
+    tx: &mut Tx,
+    tenant_id: &str,
+    suffix: &str,
+    shift_ms: i64,
+) -> Result<u64, StorageError> {
+    use RequestLogs as L;
+    let copied = [
+        L::RequestId,
+        L::TenantId,
+        L::TeamId,
+        L::KeyId,
+        L::EndUser,
+        L::Route,
+        L::RequestedModel,
+        L::ServedModel,
+        L::Provider,
+        L::Endpoint,
+        L::Status,
+        L::ErrorCode,
+        L::ErrorMessage,
+        L::Outcome,
+        L::LatencyMs,
+        L::TtftMs,
+        L::PromptTokens,
+        L::CompletionTokens,
+        L::CachedTokens,
+        L::CacheWriteTokens,
+        L::ReasoningTokens,
+        L::UsageEstimated,
+        L::CostNusd,
+        L::Attempts,
+        L::Streamed,
+        L::RequestBody,
+        L::ResponseBody,
+        L::PiiCounts,
+        L::SavedNusd,
+        L::CacheResult,
+    ];
+    let mut select = Query::select();
+    select
+        .expr(Expr::cust_with_exprs(
+            "$1 || $2",
+            [Expr::col(L::Id), Expr::val(suffix)],
+        ))
+        .columns(copied)
+        .expr(Expr::col(L::CreatedAt).add(shift_ms))
+        .from(L::Table)
+        .and_where(Expr::col(L::TenantId).eq(tenant_id));
+    let mut columns = vec![L::Id];
+    columns.extend(copied);
+    columns.push(L::CreatedAt);
+    let added = tx
+        .execute(
+            Query::insert()
+                .into_table(L::Table)
+                .columns(columns)
+                .select_from(select)?,
+        )
+        .await?;
+    let doubled = |c: UsageRollups| (c, Expr::col(c).mul(2));
+    tx.execute(
+        Query::update()
+            .table(UsageRollups::Table)
+            .values([
+                doubled(UsageRollups::Requests),
+                doubled(UsageRollups::Errors),
+                doubled(UsageRollups::PromptTokens),
+                doubled(UsageRollups::CompletionTokens),
+                doubled(UsageRollups::CachedTokens),
+                doubled(UsageRollups::CostNusd),
+                doubled(UsageRollups::SavedNusd),
+            ])
+            .and_where(Expr::col(UsageRollups::TenantId).eq(tenant_id)),
+    )
+    .await?;
+    Ok(added)
 }
