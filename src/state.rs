@@ -117,6 +117,7 @@ impl AppState {
                 .await
                 .map_err(StateError::Budgets)?;
         let alerts = crate::alerts::Alerts::new(db.clone());
+        let spend_flusher = budgets.spawn_flusher(alerts.clone());
         let sender = crate::alerts::sender::Sender {
             alerts: alerts.clone(),
             settings: settings.alerts.clone(),
@@ -162,11 +163,14 @@ impl AppState {
             budgets,
             alerts,
             master_key,
-            background: vec![
+            background: [
                 refresher.abort_handle(),
                 sender.abort_handle(),
                 retention.abort_handle(),
-            ],
+            ]
+            .into_iter()
+            .chain(spend_flusher.map(|t| t.abort_handle()))
+            .collect(),
         })))
     }
 
@@ -177,6 +181,7 @@ impl AppState {
             task.abort();
         }
         self.logs.flush().await;
+        self.budgets.flush(&self.alerts).await;
         self.db.close().await;
     }
 }

@@ -42,7 +42,7 @@ pub async fn run(rows: u64, database_url: Option<&str>, days: i64) -> anyhow::Re
     let tenant = TenantId::generate();
     let now = crate::domain::time::now_millis();
     let start = now - days * DAY_MS;
-    let seed_step = (days * DAY_MS) as f64 / rows.min(SEEDED).max(1) as f64;
+    let seed_step = (days * DAY_MS) as f64 / rows.clamp(1, SEEDED) as f64;
 
     let fill_started = Instant::now();
     let seeded = rows.min(SEEDED);

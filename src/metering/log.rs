@@ -78,7 +78,8 @@ impl Settlement {
                 .settle(&self.charges, self.reserved_nusd, actual)
                 .await
             {
-                Ok(spent) => self.alerts.check_budgets(&self.charges, &spent).await,
+                Ok(Some(spent)) => self.alerts.check_budgets(&self.charges, &spent).await,
+                Ok(None) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "budget settlement failed; the reservation stays held");
                 }

@@ -6,9 +6,9 @@
 //! - **Local** (SQLite served by this one process, which holds an exclusive lock on a file beside
 //!   the database, and no Redis): the counters live in memory, seeded from `spend_counters` at
 //!   start; reserving is a check-and-add under one mutex, so the request path never waits on the
-//!   database. Settled spend is still written to `spend_counters` in the background (that write
-//!   fires the budget alerts), so the database stays the record and the next start resumes from
-//!   it. The lock makes a second process on the same file use the database arbiter instead — and
+//!   database. Settled spend is summed per counter and written to `spend_counters` in one
+//!   transaction every [`FLUSH_EVERY`] (that write fires the budget alerts), so the database stays
+//!   the record and the next start resumes from it. The lock makes a second process on the same file use the database arbiter instead — and
 //!   since the first one does not, a second `serve` on the same SQLite file is refused.
 
 use std::collections::HashMap;
@@ -43,6 +43,8 @@ struct Counter {
 #[derive(Debug)]
 pub struct LocalLedger {
     counters: Mutex<HashMap<CounterKey, Counter>>,
+    /// Spend settled but not yet written to the database, per counter.
+    unwritten: Mutex<HashMap<CounterKey, (Charge, i64)>>,
     /// Held for the life of the process: the lock that makes this process the only arbiter.
     _lock: Option<File>,
 }
@@ -69,6 +71,7 @@ impl LocalLedger {
             .collect();
         Self {
             counters: Mutex::new(counters),
+            unwritten: Mutex::default(),
             _lock: lock,
         }
     }
@@ -93,14 +96,40 @@ impl LocalLedger {
         Ok(())
     }
 
-    /// Releases `reserved` and records `actual` on every charge.
+    /// Releases `reserved` and records `actual` on every charge (to be written by [`Self::take_unwritten`]).
     pub fn settle(&self, charges: &[Charge], reserved: i64, actual: i64) {
-        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        for c in charges {
-            let counter = counters.entry(key_of(c)).or_default();
-            counter.reserved = (counter.reserved - reserved).max(0);
-            counter.spent = counter.spent.saturating_add(actual);
+        {
+            let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+            for c in charges {
+                let counter = counters.entry(key_of(c)).or_default();
+                counter.reserved = (counter.reserved - reserved).max(0);
+                counter.spent = counter.spent.saturating_add(actual);
+            }
         }
+        self.add_unwritten(charges.iter().map(|c| (c.clone(), actual)));
+    }
+
+    fn add_unwritten(&self, deltas: impl Iterator<Item = (Charge, i64)>) {
+        let mut unwritten = self
+            .unwritten
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (c, delta) in deltas {
+            let entry = unwritten.entry(key_of(&c)).or_insert((c, 0));
+            entry.1 = entry.1.saturating_add(delta);
+        }
+    }
+
+    /// The spend settled since the last call, per counter.
+    pub fn take_unwritten(&self) -> Vec<(Charge, i64)> {
+        std::mem::take(
+            &mut *self
+                .unwritten
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+        .into_values()
+        .collect()
     }
 
     /// (spent, reserved) of one budget period as this process sees it.
@@ -136,6 +165,9 @@ pub enum ArbiterError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
+
+/// How often the local arbiter writes settled spend (spend shows in the API within 2 s).
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Counters older than this many days are not loaded (no period lasts longer, except `total`,
 /// whose start is 0 and which is always loaded).
@@ -187,21 +219,63 @@ impl BudgetArbiter {
         }
     }
 
-    /// Releases a reservation and records the actual cost; returns each charge's spend after
-    /// it, as recorded in the database.
+    /// Releases a reservation and records the actual cost. With the database arbiter, returns
+    /// each charge's spend after it (for the alerts); the local arbiter writes (and alerts) in
+    /// its next [`Self::flush`] and returns `None`.
     pub async fn settle(
         &self,
         charges: &[Charge],
         reserved: i64,
         actual: i64,
-    ) -> Result<Vec<i64>, StorageError> {
+    ) -> Result<Option<Vec<i64>>, StorageError> {
         match self {
-            Self::Database(db) => spend::settle(db, charges, reserved, actual).await,
-            Self::Local { ledger, db } => {
+            Self::Database(db) => spend::settle(db, charges, reserved, actual).await.map(Some),
+            Self::Local { ledger, .. } => {
                 ledger.settle(charges, reserved, actual);
-                spend::settle(db, charges, 0, actual).await
+                Ok(None)
             }
         }
+    }
+
+    /// Writes the local arbiter's settled spend to the database in one transaction and fires
+    /// the budget alerts it crosses; on failure the spend is kept for the next flush.
+    pub async fn flush(&self, alerts: &crate::alerts::Alerts) {
+        let Self::Local { ledger, db } = self else {
+            return;
+        };
+        let deltas = ledger.take_unwritten();
+        if deltas.is_empty() {
+            return;
+        }
+        match spend::add_spent(db, &deltas).await {
+            Ok(spent) => {
+                let charges: Vec<Charge> = deltas.into_iter().map(|(c, _)| c).collect();
+                alerts.check_budgets(&charges, &spent).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "writing budget spend failed; retrying on the next flush");
+                ledger.add_unwritten(deltas.into_iter());
+            }
+        }
+    }
+
+    /// With the local arbiter, the task writing settled spend every [`FLUSH_EVERY`].
+    pub fn spawn_flusher(
+        &self,
+        alerts: crate::alerts::Alerts,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.is_local() {
+            return None;
+        }
+        let arbiter = self.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FLUSH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                arbiter.flush(&alerts).await;
+            }
+        }))
     }
 
     /// Whether reservations are decided in memory.
@@ -281,8 +355,8 @@ mod tests {
         ledger.settle(&both, 30, 10);
         assert_eq!(ledger.totals(&b), (10, 0));
         assert_eq!(ledger.reserve(&both, 40), Ok(()));
-        assert_eq!(ledger.reserve(&[a.clone()], 51), Err(0));
-        assert_eq!(ledger.reserve(&[a.clone()], 50), Ok(()));
+        assert_eq!(ledger.reserve(std::slice::from_ref(&a), 51), Err(0));
+        assert_eq!(ledger.reserve(std::slice::from_ref(&a), 50), Ok(()));
     }
 
     #[test]

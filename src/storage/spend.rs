@@ -215,6 +215,39 @@ pub async fn settle(
     Ok(spent)
 }
 
+/// Adds each delta to its charge's spend in one transaction (no reservation involved); returns
+/// each charge's spend after it, in the order given.
+pub async fn add_spent(db: &Db, deltas: &[(Charge, i64)]) -> Result<Vec<i64>, StorageError> {
+    let now = now_millis();
+    let mut tx = db.begin().await?;
+    let mut spent = Vec::with_capacity(deltas.len());
+    for (c, delta) in deltas {
+        tx.execute(&ensure_row(c, now)?).await?;
+        tx.execute(
+            Query::update()
+                .table(SpendCounters::Table)
+                .value(
+                    SpendCounters::SpentNusd,
+                    Expr::col(SpendCounters::SpentNusd).add(*delta),
+                )
+                .value(SpendCounters::UpdatedAt, now)
+                .and_where(row_of(c)),
+        )
+        .await?;
+        let row: Option<Totals> = tx
+            .fetch_optional(
+                Query::select()
+                    .columns([SpendCounters::SpentNusd, SpendCounters::ReservedNusd])
+                    .from(SpendCounters::Table)
+                    .and_where(row_of(c)),
+            )
+            .await?;
+        spent.push(row.map_or(0, |r| r.spent_nusd));
+    }
+    tx.commit().await?;
+    Ok(spent)
+}
+
 /// (spent, reserved) of one budget period.
 pub async fn totals(db: &Db, charge: &Charge) -> Result<(i64, i64), StorageError> {
     let row: Option<Totals> = db
