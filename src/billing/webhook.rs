@@ -223,7 +223,11 @@ async fn after_purchase(
     now: i64,
 ) -> Result<(), StorageError> {
     let Some(intent) = id_of(&object["payment_intent"]) else {
-        tracing::warn!(event_id, kind, "Stripe event without a payment intent; ignored");
+        tracing::warn!(
+            event_id,
+            kind,
+            "Stripe event without a payment intent; ignored"
+        );
         return Ok(());
     };
     let Some(original) = credits::find_by_ref(tx, intent).await? else {

@@ -172,8 +172,7 @@ async fn command(
             let tenant = tenant_id(db, &tenant).await?;
             // Return paths are taken on the address the gateway listens on.
             let origin = format!("http://{}", settings.listen);
-            let session =
-                billing::checkout::checkout(settings, db, &tenant, usd, &origin).await?;
+            let session = billing::checkout::checkout(settings, db, &tenant, usd, &origin).await?;
             println!("{}", session.url);
             Ok(())
         }

@@ -625,11 +625,11 @@ pub async fn transactions_page(
         .and_where(Expr::col(CreditTransactions::TenantId).eq(tenant_id));
     if let Some((at, id)) = before {
         query.and_where(
-            Expr::col(CreditTransactions::CreatedAt).lt(at).or(Expr::col(
-                CreditTransactions::CreatedAt,
-            )
-            .eq(at)
-            .and(Expr::col(CreditTransactions::Id).lt(id))),
+            Expr::col(CreditTransactions::CreatedAt)
+                .lt(at)
+                .or(Expr::col(CreditTransactions::CreatedAt)
+                    .eq(at)
+                    .and(Expr::col(CreditTransactions::Id).lt(id))),
         );
     }
     db.fetch_all(

@@ -549,10 +549,14 @@ async fn hosted_pay(id: web::Path<String>, shared: web::Data<Arc<Shared>>) -> Ht
                 .send()
                 .await
                 .map_or(0, |r| r.status().as_u16());
-            shared.deliveries.lock().expect("deliveries").push(Delivery {
-                kind: event["type"].as_str().unwrap_or_default().to_owned(),
-                status,
-            });
+            shared
+                .deliveries
+                .lock()
+                .expect("deliveries")
+                .push(Delivery {
+                    kind: event["type"].as_str().unwrap_or_default().to_owned(),
+                    status,
+                });
         }
     }
     HttpResponse::SeeOther()

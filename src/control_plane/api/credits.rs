@@ -229,14 +229,9 @@ pub async fn checkout(
 ) -> Result<HttpResponse, ApiFailure> {
     p.require(Role::Admin)?;
     let amount = body.amount_usd.parse("amount_usd")?;
-    let session = billing::checkout::checkout(
-        &state.settings,
-        &state.db,
-        &p.tenant,
-        amount,
-        &origin(&req),
-    )
-    .await?;
+    let session =
+        billing::checkout::checkout(&state.settings, &state.db, &p.tenant, amount, &origin(&req))
+            .await?;
     Ok(HttpResponse::Created().json(session))
 }
 

@@ -264,7 +264,9 @@ async fn checkout_creates_a_session_on_stripe_and_its_completion_credits_the_ten
     .await
     .expect("checkout");
     assert!(
-        session.url.starts_with(&format!("{}/c/pay/", server.base_url)),
+        session
+            .url
+            .starts_with(&format!("{}/c/pay/", server.base_url)),
         "{}",
         session.url
     );
@@ -340,9 +342,15 @@ async fn auto_recharge_charges_the_saved_card_at_most_once_an_hour(backend: Back
         .await
         .expect("configure");
     // The next Checkout saves the card; Stripe reports it with the payment intent.
-    billing::checkout::checkout(&gw.app.settings, db, &gw.tenant, NanoUsd(5 * usd), &gw.app.address)
-        .await
-        .expect("checkout");
+    billing::checkout::checkout(
+        &gw.app.settings,
+        db,
+        &gw.tenant,
+        NanoUsd(5 * usd),
+        &gw.app.address,
+    )
+    .await
+    .expect("checkout");
     let form = &server.sessions()[0].form;
     assert_eq!(
         form["payment_intent_data[setup_future_usage]"],
