@@ -4,7 +4,7 @@
 //! (purchases with receipt links, usage per UTC day, refunds, disputes, grants) in pages.
 //! Every member of the tenant may look; only admins and owners buy or change the rule.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -92,9 +92,10 @@ struct Typed {
     recharge_usd: String,
 }
 
-/// The `form-action` sources: our own origin and Stripe's hosted checkout (the "Add credits"
-/// form is redirected there, and browsers apply `form-action` to redirects).
-fn content_security_policy(settings: &Settings) -> String {
+/// The control plane's Content-Security-Policy with Stripe's hosted checkout among the
+/// `form-action` sources (the "Add credits" form is redirected there, and browsers apply
+/// `form-action` to redirects); the guard sends it on every control-plane response.
+pub fn content_security_policy(settings: &Settings) -> String {
     let mut sources = vec![
         "'self'".to_owned(),
         "https://checkout.stripe.com".to_owned(),
@@ -193,12 +194,7 @@ async fn show(
         below_usd: typed.below_usd,
         recharge_usd: typed.recharge_usd,
     };
-    let mut res = render(status, &page);
-    if let Ok(value) = header::HeaderValue::from_str(&content_security_policy(settings)) {
-        res.headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, value);
-    }
-    res
+    render(status, &page)
 }
 
 /// `GET /app/credits`.
