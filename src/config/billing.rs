@@ -90,7 +90,8 @@ pub fn validate(stripe: &StripeSettings, billing: &BillingSettings) -> Result<()
     ] {
         let absolute = url::Url::parse(value)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-        if !absolute && !(value.starts_with('/') && !value.starts_with("//")) {
+        let path = value.starts_with('/') && !value.starts_with("//");
+        if !absolute && !path {
             return Err(invalid(
                 key,
                 format!("`{value}` is neither an http(s) URL nor a path starting with /"),
