@@ -4,7 +4,9 @@
 //! local OpenAI-format provider run here; `tests/e2e/dashboard.mjs` (playwright-core driving
 //! the system Chromium) signs up, creates a team, mints a key and copies it, calls
 //! `/v1/chat/completions` with it, sets a team budget with an 80 % alert, waits for the spend
-//! and the request in Usage and Logs, screenshots every page at 1280×800 and 390×844 into
+//! and the request in Usage and Logs, buys credits through the local Stripe server's hosted
+//! checkout (issue 8, acceptance 4) and sees the new balance on the Credits page, screenshots
+//! every page at 1280×800 and 390×844 into
 //! `target/screenshots/`, and fails on any CSP violation, console error or page error.
 //!
 //! Skipped with a printed reason when node, the npm packages or Chromium are missing, unless
@@ -18,6 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::mock_provider::{MockBehavior, MockProvider};
+use common::stripe::{self, StripeServer};
 use common::{Backend, add_provider, spawn_app_with};
 use switchyard::providers::ProviderKind;
 
@@ -57,13 +60,21 @@ async fn dashboard_in_headless_chromium() {
     }
     let mock = MockProvider::start(MockBehavior::default()).await;
     let url = mock.base_url.clone();
+    let stripe_server = StripeServer::start().await;
+    let stripe_base = stripe_server.base_url.clone();
     let app = spawn_app_with(
         Backend::Sqlite,
-        move |s| add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt-e2e"]),
+        move |s| {
+            add_provider(s, "openai", ProviderKind::Openai, &url, &["gpt-e2e"]);
+            s.stripe.api_base = stripe_base;
+            s.stripe.secret_key = Some(switchyard::config::Secret::new(stripe::SECRET_KEY));
+            s.stripe.webhook_secret = Some(switchyard::config::Secret::new(stripe::WEBHOOK_SECRET));
+        },
         None,
     )
     .await
     .expect("SQLite is always available");
+    stripe_server.deliver_webhooks_to(&format!("{}/webhooks/stripe", app.address));
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
 
@@ -93,8 +104,16 @@ async fn dashboard_in_headless_chromium() {
         !mock.received().is_empty(),
         "the call from the browser test reached the provider mock"
     );
+    let sessions = stripe_server.sessions();
+    assert_eq!(sessions.len(), 1, "the browser started one Checkout");
+    assert_eq!(sessions[0].object["status"], "complete", "and paid it");
+    let deliveries = stripe_server.deliveries();
+    assert!(
+        !deliveries.is_empty() && deliveries.iter().all(|d| d.status == 200),
+        "every webhook delivery was accepted: {deliveries:?}"
+    );
     for name in [
-        "overview", "keys", "teams", "budgets", "usage", "logs", "settings",
+        "overview", "keys", "teams", "budgets", "credits", "usage", "logs", "settings",
     ] {
         for size in ["desktop", "phone"] {
             let file = shots.join(format!("{name}-{size}.png"));

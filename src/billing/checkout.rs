@@ -23,7 +23,7 @@ pub const TENANT_METADATA: &str = "tenant_id";
 pub const AMOUNT_METADATA: &str = "amount_usd";
 
 /// A created Checkout Session.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct CheckoutSession {
     pub id: String,
     /// Where to send the buyer.
@@ -64,14 +64,27 @@ pub fn purchase_cents(settings: &Settings, amount: NanoUsd) -> Result<i64, Billi
     Ok(amount.0 / NUSD_PER_CENT)
 }
 
+/// A configured return URL: absolute as given, or a path taken on `origin` (the scheme and
+/// host the buyer uses the dashboard on, e.g. `https://gateway.example.com`).
+pub fn return_url(configured: &str, origin: &str) -> String {
+    if configured.starts_with('/') {
+        format!("{}{configured}", origin.trim_end_matches('/'))
+    } else {
+        configured.to_owned()
+    }
+}
+
 /// Creates a Checkout Session buying `amount` of credits for `tenant`; the dashboard redirects
-/// the buyer to its URL. When the tenant has auto-recharge on, Checkout also saves the card for
-/// off-session charges (on the tenant's Stripe customer, created at its first purchase).
+/// the buyer to its URL, and Stripe sends the buyer back to `[stripe] success_url` or
+/// `cancel_url` (paths are taken on `origin`). When the tenant has auto-recharge on, Checkout
+/// also saves the card for off-session charges (on the tenant's Stripe customer, created at its
+/// first purchase).
 pub async fn checkout(
     settings: &Settings,
     db: &Db,
     tenant: &TenantId,
     amount: NanoUsd,
+    origin: &str,
 ) -> Result<CheckoutSession, BillingError> {
     let cents = purchase_cents(settings, amount)?;
     let account = super::balance(db, tenant).await?;
@@ -111,8 +124,8 @@ pub async fn checkout(
         .metadata(metadata)
         .line_items(vec![item])
         .payment_intent_data(intent)
-        .success_url(settings.stripe.success_url.as_str())
-        .cancel_url(settings.stripe.cancel_url.as_str())
+        .success_url(return_url(&settings.stripe.success_url, origin))
+        .cancel_url(return_url(&settings.stripe.cancel_url, origin))
         .send(&client)
         .await
         .map_err(|e| BillingError::Stripe(describe(&e)))?;

@@ -71,6 +71,34 @@ pub async fn ledger(
     credits::transactions(db, tenant.as_str(), limit).await
 }
 
+/// One page of the ledger and where the next one starts.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LedgerPage {
+    pub transactions: Vec<TransactionRow>,
+    /// `(created_at, id)` of the last row when more rows follow.
+    pub next: Option<(i64, String)>,
+}
+
+/// The tenant's ledger, newest first, `limit` rows after the cursor `before` (the previous
+/// page's `next`).
+pub async fn ledger_page(
+    db: &Db,
+    tenant: &TenantId,
+    before: Option<(i64, &str)>,
+    limit: u64,
+) -> Result<LedgerPage, StorageError> {
+    let mut transactions =
+        credits::transactions_page(db, tenant.as_str(), before, limit.saturating_add(1)).await?;
+    let more = transactions.len() as u64 > limit;
+    transactions.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = if more {
+        transactions.last().map(|t| (t.created_at, t.id.clone()))
+    } else {
+        None
+    };
+    Ok(LedgerPage { transactions, next })
+}
+
 /// Grants (positive) or removes (negative) credits by hand: an `adjustment`, audited.
 pub async fn grant(
     db: &Db,

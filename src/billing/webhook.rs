@@ -9,7 +9,12 @@
 //!   purchase; `charge.succeeded` attaches the receipt link (kept by payment intent when it
 //!   arrives before the purchase); `charge.refunded` debits what was
 //!   newly refunded of the original purchase (found through its payment intent);
-//!   `charge.dispute.created` debits the disputed amount. Other events: 200, ignored.
+//!   `charge.dispute.created` debits the disputed amount; `charge.dispute.closed` with status
+//!   `won` credits it back once (any other outcome changes nothing more). Other events: 200,
+//!   ignored.
+//! * Stripe does not order deliveries: a refund or dispute event about a payment whose purchase
+//!   is not recorded yet is parked ([`crate::storage::credits_pending`]) and applied right after
+//!   the purchase, so the final balance is the same whatever the order.
 //! * `payment_intent.succeeded` saves the card of a Checkout that asked to keep it (for
 //!   auto-recharge) and credits an auto-recharge (`metadata.purpose = auto_recharge`).
 //! * A database failure answers 500, so Stripe retries the delivery.
@@ -27,7 +32,8 @@ use super::NUSD_PER_CENT;
 use super::checkout::TENANT_METADATA;
 use crate::domain::time::now_millis;
 use crate::state::AppState;
-use crate::storage::credits::{self, Movement};
+use crate::storage::credits::{self, Movement, TransactionRow};
+use crate::storage::credits_pending::{self, PendingEvent};
 use crate::storage::{Db, StorageError, Tx};
 
 /// Where Stripe delivers events.
@@ -127,6 +133,7 @@ async fn apply(db: &Db, event: &Event) -> Result<Outcome, StorageError> {
             | "charge.succeeded"
             | "charge.refunded"
             | "charge.dispute.created"
+            | "charge.dispute.closed"
             | "payment_intent.succeeded"
     );
     if !handled {
@@ -143,9 +150,8 @@ async fn apply(db: &Db, event: &Event) -> Result<Outcome, StorageError> {
             purchase(&mut tx, object, now).await?
         }
         "charge.succeeded" => receipt(&mut tx, object, now).await?,
-        "charge.refunded" => refund(&mut tx, object, now).await?,
         "payment_intent.succeeded" => payment_succeeded(&mut tx, object, now).await?,
-        _ => dispute(&mut tx, object, now).await?,
+        kind => after_purchase(&mut tx, &event.id, kind, object, now).await?,
     }
     tx.commit().await?;
     Ok(Outcome::Applied)
@@ -198,7 +204,54 @@ async fn purchase(tx: &mut Tx, session: &Value, now: i64) -> Result<(), StorageE
     if let Some(customer) = id_of(&session["customer"]) {
         credits::set_customer(tx, tenant, customer).await?;
     }
+    // Refunds and disputes that arrived first apply now, in their order of arrival.
+    for parked in credits_pending::take(tx, reference).await? {
+        let object: Value = serde_json::from_str(&parked.payload)
+            .map_err(|e| StorageError::Corrupt(format!("parked Stripe event: {e}")))?;
+        after_purchase(tx, &parked.event_id, &parked.event_type, &object, now).await?;
+    }
     Ok(())
+}
+
+/// Applies a refund or dispute event to the purchase it belongs to, or parks it until that
+/// purchase is recorded.
+async fn after_purchase(
+    tx: &mut Tx,
+    event_id: &str,
+    kind: &str,
+    object: &Value,
+    now: i64,
+) -> Result<(), StorageError> {
+    let Some(intent) = id_of(&object["payment_intent"]) else {
+        tracing::warn!(
+            event_id,
+            kind,
+            "Stripe event without a payment intent; ignored"
+        );
+        return Ok(());
+    };
+    let Some(original) = credits::find_by_ref(tx, intent).await? else {
+        tracing::info!(
+            event_id,
+            kind,
+            payment_intent = intent,
+            "no purchase recorded for this payment yet; kept until it arrives"
+        );
+        let parked = PendingEvent {
+            event_id: event_id.to_owned(),
+            payment_intent_id: intent.to_owned(),
+            event_type: kind.to_owned(),
+            payload: object.to_string(),
+            created_at: now,
+        };
+        return credits_pending::park(tx, &parked).await;
+    };
+    match kind {
+        "charge.refunded" => refund(tx, object, &original, now).await,
+        "charge.dispute.created" => dispute(tx, object, &original, now).await,
+        "charge.dispute.closed" => dispute_closed(tx, object, &original, now).await,
+        _ => Ok(()),
+    }
 }
 
 /// Keeps the charge's receipt link and attaches it to the purchase when that is recorded.
@@ -214,19 +267,15 @@ async fn receipt(tx: &mut Tx, charge: &Value, now: i64) -> Result<(), StorageErr
     Ok(())
 }
 
-async fn refund(tx: &mut Tx, charge: &Value, now: i64) -> Result<(), StorageError> {
-    let (Some(charge_id), Some(intent), Some(refunded_cents)) = (
-        text(&charge["id"]),
-        id_of(&charge["payment_intent"]),
-        charge["amount_refunded"].as_i64(),
-    ) else {
-        return Ok(());
-    };
-    let Some(original) = credits::find_by_ref(tx, intent).await? else {
-        tracing::warn!(
-            charge_id,
-            "refund of a charge that bought no credits; ignored"
-        );
+async fn refund(
+    tx: &mut Tx,
+    charge: &Value,
+    original: &TransactionRow,
+    now: i64,
+) -> Result<(), StorageError> {
+    let (Some(charge_id), Some(refunded_cents)) =
+        (text(&charge["id"]), charge["amount_refunded"].as_i64())
+    else {
         return Ok(());
     };
     receipt(tx, charge, now).await?;
@@ -261,19 +310,14 @@ async fn refund(tx: &mut Tx, charge: &Value, now: i64) -> Result<(), StorageErro
     Ok(())
 }
 
-async fn dispute(tx: &mut Tx, dispute: &Value, now: i64) -> Result<(), StorageError> {
-    let (Some(dispute_id), Some(intent), Some(cents)) = (
-        text(&dispute["id"]),
-        id_of(&dispute["payment_intent"]),
-        dispute["amount"].as_i64(),
-    ) else {
-        return Ok(());
-    };
-    let Some(original) = credits::find_by_ref(tx, intent).await? else {
-        tracing::warn!(
-            dispute_id,
-            "dispute of a charge that bought no credits; ignored"
-        );
+/// Debits the disputed amount (once per dispute, whichever of its events comes first).
+async fn dispute(
+    tx: &mut Tx,
+    dispute: &Value,
+    original: &TransactionRow,
+    now: i64,
+) -> Result<(), StorageError> {
+    let (Some(dispute_id), Some(cents)) = (text(&dispute["id"]), dispute["amount"].as_i64()) else {
         return Ok(());
     };
     credits::apply(
@@ -287,6 +331,41 @@ async fn dispute(tx: &mut Tx, dispute: &Value, now: i64) -> Result<(), StorageEr
             counter_account: credits::STRIPE,
             external_ref: Some(&format!("dispute:{dispute_id}")),
             description: &format!("Dispute {dispute_id}"),
+            receipt_url: None,
+            now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A closed dispute: its debit stands (recorded now if its `created` event is still to come),
+/// and a dispute we won credits the debited amount back, once.
+async fn dispute_closed(
+    tx: &mut Tx,
+    closed: &Value,
+    original: &TransactionRow,
+    now: i64,
+) -> Result<(), StorageError> {
+    let Some(dispute_id) = text(&closed["id"]) else {
+        return Ok(());
+    };
+    dispute(tx, closed, original, now).await?;
+    if closed["status"].as_str() != Some("won") {
+        return Ok(());
+    }
+    let Some(debit) = credits::find_by_ref(tx, &format!("dispute:{dispute_id}")).await? else {
+        return Ok(());
+    };
+    credits::apply(
+        tx,
+        &Movement {
+            tenant_id: &original.tenant_id,
+            kind: "dispute",
+            amount_nusd: -debit.amount_nusd,
+            counter_account: credits::STRIPE,
+            external_ref: Some(&format!("dispute_won:{dispute_id}")),
+            description: &format!("Dispute {dispute_id} won: credits restored"),
             receipt_url: None,
             now,
         },

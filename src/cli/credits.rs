@@ -170,7 +170,9 @@ async fn command(
         }
         CreditsCommand::Checkout { tenant, usd } => {
             let tenant = tenant_id(db, &tenant).await?;
-            let session = billing::checkout::checkout(settings, db, &tenant, usd).await?;
+            // Return paths are taken on the address the gateway listens on.
+            let origin = format!("http://{}", settings.listen);
+            let session = billing::checkout::checkout(settings, db, &tenant, usd, &origin).await?;
             println!("{}", session.url);
             Ok(())
         }

@@ -16,9 +16,9 @@ pub struct StripeSettings {
     /// The webhook endpoint's signing secret (`whsec_…`).
     pub webhook_secret: Option<Secret>,
     /// Where Checkout sends the buyer after paying (`{CHECKOUT_SESSION_ID}` is filled in by
-    /// Stripe).
+    /// Stripe). A path starting with `/` is taken on the host the buyer uses the dashboard on.
     pub success_url: String,
-    /// Where Checkout sends a buyer who cancels.
+    /// Where Checkout sends a buyer who cancels (a path: on the dashboard's host).
     pub cancel_url: String,
     /// ISO currency of purchases (credits are USD; use `usd` unless the account settles
     /// another currency at par).
@@ -31,8 +31,8 @@ impl Default for StripeSettings {
             api_base: "https://api.stripe.com".into(),
             secret_key: None,
             webhook_secret: None,
-            success_url: "http://127.0.0.1:8080/billing?checkout=success".into(),
-            cancel_url: "http://127.0.0.1:8080/billing?checkout=cancelled".into(),
+            success_url: "/app/credits?checkout=success".into(),
+            cancel_url: "/app/credits?checkout=cancelled".into(),
             currency: "usd".into(),
         }
     }
@@ -83,6 +83,20 @@ pub fn validate(stripe: &StripeSettings, billing: &BillingSettings) -> Result<()
                 stripe.currency
             ),
         ));
+    }
+    for (key, value) in [
+        ("stripe.success_url", &stripe.success_url),
+        ("stripe.cancel_url", &stripe.cancel_url),
+    ] {
+        let absolute = url::Url::parse(value)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+        let path = value.starts_with('/') && !value.starts_with("//");
+        if !absolute && !path {
+            return Err(invalid(
+                key,
+                format!("`{value}` is neither an http(s) URL nor a path starting with /"),
+            ));
+        }
     }
     let amounts = [
         ("billing.trial_credits_usd", Some(billing.trial_credits_usd)),

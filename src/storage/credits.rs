@@ -610,6 +610,37 @@ pub async fn transactions(
     .await
 }
 
+/// One page of the tenant's ledger, newest first: at most `limit` transactions older than
+/// `before` (`(created_at, id)` of the previous page's last row).
+pub async fn transactions_page(
+    db: &Db,
+    tenant_id: &str,
+    before: Option<(i64, &str)>,
+    limit: u64,
+) -> Result<Vec<TransactionRow>, StorageError> {
+    let mut query = Query::select();
+    query
+        .columns(transaction_columns())
+        .from(CreditTransactions::Table)
+        .and_where(Expr::col(CreditTransactions::TenantId).eq(tenant_id));
+    if let Some((at, id)) = before {
+        query.and_where(
+            Expr::col(CreditTransactions::CreatedAt)
+                .lt(at)
+                .or(Expr::col(CreditTransactions::CreatedAt)
+                    .eq(at)
+                    .and(Expr::col(CreditTransactions::Id).lt(id))),
+        );
+    }
+    db.fetch_all(
+        query
+            .order_by(CreditTransactions::CreatedAt, Order::Desc)
+            .order_by(CreditTransactions::Id, Order::Desc)
+            .limit(limit),
+    )
+    .await
+}
+
 /// Every ledger entry of the tenant (for reconciliation).
 pub async fn entries(db: &Db, tenant_id: &str) -> Result<Vec<EntryRow>, StorageError> {
     db.fetch_all(

@@ -13,6 +13,7 @@ pub mod change_versions;
 mod connect;
 pub mod credentials;
 pub mod credits;
+pub mod credits_pending;
 pub mod invitations;
 pub mod keys;
 pub mod notifications;

@@ -377,6 +377,8 @@ async fn snapshot(d: &mut Dashboard) -> Vec<Value> {
         "/api/v1/teams",
         "/api/v1/members",
         "/api/v1/budgets",
+        "/api/v1/credits",
+        "/api/v1/credits/ledger",
         "/api/v1/tokens",
         "/api/v1/notifications",
     ] {

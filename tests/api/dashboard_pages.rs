@@ -23,6 +23,8 @@ const PAGES: &[&str] = &[
     "/app/keys",
     "/app/teams",
     "/app/budgets",
+    "/app/credits",
+    "/app/credits?checkout=success",
     "/app/usage",
     "/app/usage?group_by=key&days=7",
     "/app/logs",
@@ -31,7 +33,7 @@ const PAGES: &[&str] = &[
     "/app/settings",
 ];
 
-async fn sign_up(app: &TestApp, email: &str, organization: &str) -> (Browser, String) {
+pub(crate) async fn sign_up(app: &TestApp, email: &str, organization: &str) -> (Browser, String) {
     let mut browser = Browser::new(app);
     let form = browser.get("/signup").await;
     let token = csrf_field(&form.html);
@@ -62,7 +64,7 @@ async fn sign_up(app: &TestApp, email: &str, organization: &str) -> (Browser, St
     (browser, tenant)
 }
 
-async fn log_in(app: &TestApp, email: &str) -> Browser {
+pub(crate) async fn log_in(app: &TestApp, email: &str) -> Browser {
     let mut browser = Browser::new(app);
     let form = browser.get("/login").await;
     let token = csrf_field(&form.html);
@@ -80,7 +82,7 @@ async fn log_in(app: &TestApp, email: &str) -> Browser {
     browser
 }
 
-async fn add_user(app: &TestApp, tenant: &str, email: &str, role: Role) {
+pub(crate) async fn add_user(app: &TestApp, tenant: &str, email: &str, role: Role) {
     let id = UserId::generate();
     let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
         .await

@@ -3,6 +3,12 @@
 //! returns them, errors as `{"error": {"type", "message", "param"}}`. It serves Checkout
 //! Sessions and builds the events Stripe would deliver about them, signed like Stripe signs
 //! webhooks.
+//!
+//! Like Stripe, it also hosts the checkout page at each session's `url`: a browser can "pay"
+//! there (a form), after which the server delivers the signed `charge.succeeded`,
+//! `checkout.session.completed` and `payment_intent.succeeded` events to the webhook endpoint
+//! configured with [`StripeServer::deliver_webhooks_to`] and redirects the browser to the
+//! session's `success_url`. Charges carry a `receipt_url` served here (`/receipts/{charge}`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,10 +40,22 @@ pub struct CreatedIntent {
     pub object: Value,
 }
 
+/// A webhook delivery the hosted checkout made: the event type and the endpoint's status.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub kind: String,
+    pub status: u16,
+}
+
 #[derive(Default)]
 struct Shared {
     sessions: Mutex<Vec<CreatedSession>>,
     intents: Mutex<Vec<CreatedIntent>>,
+    /// This server's own base URL (for session and receipt URLs).
+    base_url: std::sync::OnceLock<String>,
+    /// Where events go (a webhook endpoint, as configured in Stripe's dashboard).
+    endpoint: Mutex<Option<String>>,
+    deliveries: Mutex<Vec<Delivery>>,
 }
 
 /// The running server.
@@ -147,7 +165,7 @@ async fn create_session(
         "shipping_options": [],
         "status": "open",
         "success_url": form.get("success_url"),
-        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+        "url": format!("{}/c/pay/{id}", shared.base_url.get().map_or("", String::as_str)),
     });
     shared
         .sessions
@@ -220,13 +238,29 @@ impl StripeServer {
         let (port, handle) = serve_mock(move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(data.clone())
                 .route("/v1/checkout/sessions", web::post().to(create_session))
-                .route("/v1/payment_intents", web::post().to(create_intent));
+                .route("/v1/payment_intents", web::post().to(create_intent))
+                .route("/c/pay/{id}", web::get().to(hosted_page))
+                .route("/c/pay/{id}", web::post().to(hosted_pay))
+                .route("/receipts/{charge}", web::get().to(receipt_page));
         });
+        let base_url = format!("http://127.0.0.1:{port}");
+        shared.base_url.set(base_url.clone()).expect("set once");
         StripeServer {
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url,
             shared,
             handle,
         }
+    }
+
+    /// Delivers the hosted checkout's events to `url` (the gateway's `/webhooks/stripe`),
+    /// signed with [`WEBHOOK_SECRET`].
+    pub fn deliver_webhooks_to(&self, url: &str) {
+        *self.shared.endpoint.lock().expect("endpoint") = Some(url.to_owned());
+    }
+
+    /// The webhook deliveries made so far.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.deliveries.lock().expect("deliveries").clone()
     }
 
     /// The payment intents created so far.
@@ -368,5 +402,172 @@ pub fn signature(payload: &str, secret: &str, timestamp: i64) -> String {
     format!(
         "t={timestamp},v1={}",
         hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn find_session(shared: &Shared, id: &str) -> Option<(usize, CreatedSession)> {
+    shared
+        .sessions
+        .lock()
+        .expect("sessions")
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.object["id"] == id)
+        .map(|(i, s)| (i, s.clone()))
+}
+
+fn page(title: &str, body: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title}</title><link rel=\"icon\" href=\"data:,\"></head>\
+             <body style=\"font-family: sans-serif; max-width: 28rem; margin: 3rem auto\">\
+             {body}</body></html>"
+        ))
+}
+
+/// `GET /c/pay/{id}`: Stripe's hosted checkout page for an open session.
+async fn hosted_page(id: web::Path<String>, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+    let Some((_, session)) = find_session(&shared, &id) else {
+        return HttpResponse::NotFound().body("No such checkout session");
+    };
+    let cents = session.object["amount_total"].as_i64().unwrap_or(0);
+    let product = session
+        .form
+        .get("line_items[0][price_data][product_data][name]")
+        .cloned()
+        .unwrap_or_default();
+    let cancel = session.object["cancel_url"].as_str().unwrap_or_default();
+    page(
+        "Checkout (local Stripe)",
+        &format!(
+            "<h1>Pay ${:.2}</h1><p>{}</p><form method=\"post\" action=\"/c/pay/{}\">\
+             <label>Card number <input name=\"card\" value=\"4242 4242 4242 4242\"></label>\
+             <button type=\"submit\">Pay ${:.2}</button></form>\
+             <p><a href=\"{}\">Cancel</a></p>",
+            cents as f64 / 100.0,
+            html_escape(&product),
+            html_escape(&id),
+            cents as f64 / 100.0,
+            html_escape(cancel),
+        ),
+    )
+}
+
+/// `POST /c/pay/{id}`: the buyer pays. The session completes with a new payment intent, charge
+/// and customer; the events go to the webhook endpoint, signed; the browser goes to
+/// `success_url` (with `{CHECKOUT_SESSION_ID}` filled in).
+async fn hosted_pay(id: web::Path<String>, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+    let Some((index, session)) = find_session(&shared, &id) else {
+        return HttpResponse::NotFound().body("No such checkout session");
+    };
+    let success = session.object["success_url"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("{CHECKOUT_SESSION_ID}", &id);
+    if session.object["status"] == "complete" {
+        return HttpResponse::SeeOther()
+            .insert_header(("location", success))
+            .finish();
+    }
+    let base = shared.base_url.get().cloned().unwrap_or_default();
+    let cents = session.object["amount_total"].as_i64().unwrap_or(0);
+    let (intent_id, charge_id) = (random_id("pi"), random_id("ch"));
+    let customer = session
+        .form
+        .get("customer")
+        .cloned()
+        .unwrap_or_else(|| random_id("cus"));
+    // Metadata given for the payment intent is copied to its charge when it is confirmed.
+    let intent_metadata: serde_json::Map<String, Value> = session
+        .form
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("payment_intent_data[metadata][")
+                .and_then(|k| k.strip_suffix(']'))
+                .map(|k| (k.to_owned(), Value::from(v.clone())))
+        })
+        .collect();
+    let charge = json!({
+        "id": charge_id,
+        "object": "charge",
+        "amount": cents,
+        "amount_captured": cents,
+        "amount_refunded": 0,
+        "currency": session.object["currency"],
+        "customer": customer,
+        "metadata": intent_metadata,
+        "paid": true,
+        "payment_intent": intent_id,
+        "receipt_url": format!("{base}/receipts/{charge_id}"),
+        "refunded": false,
+        "status": "succeeded",
+    });
+    let intent = json!({
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": cents,
+        "amount_received": cents,
+        "currency": session.object["currency"],
+        "customer": customer,
+        "latest_charge": charge_id,
+        "metadata": intent_metadata,
+        "payment_method": random_id("pm"),
+        "setup_future_usage": session.form.get("payment_intent_data[setup_future_usage]"),
+        "status": "succeeded",
+    });
+    let mut completed = session.object.clone();
+    completed["payment_intent"] = json!(intent_id);
+    completed["payment_status"] = json!("paid");
+    completed["status"] = json!("complete");
+    completed["customer"] = json!(customer);
+    shared.sessions.lock().expect("sessions")[index].object = completed.clone();
+    let endpoint = shared.endpoint.lock().expect("endpoint").clone();
+    if let Some(endpoint) = endpoint {
+        let client = reqwest::Client::new();
+        for event in [
+            event("charge.succeeded", charge),
+            event("checkout.session.completed", completed),
+            event("payment_intent.succeeded", intent),
+        ] {
+            let payload = event.to_string();
+            let signed = signature(&payload, WEBHOOK_SECRET, chrono::Utc::now().timestamp());
+            let status = client
+                .post(&endpoint)
+                .header("content-type", "application/json")
+                .header("stripe-signature", signed)
+                .body(payload)
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16());
+            shared
+                .deliveries
+                .lock()
+                .expect("deliveries")
+                .push(Delivery {
+                    kind: event["type"].as_str().unwrap_or_default().to_owned(),
+                    status,
+                });
+        }
+    }
+    HttpResponse::SeeOther()
+        .insert_header(("location", success))
+        .finish()
+}
+
+/// `GET /receipts/{charge}`: the receipt page a charge's `receipt_url` points to.
+async fn receipt_page(charge: web::Path<String>) -> HttpResponse {
+    page(
+        "Receipt (local Stripe)",
+        &format!("<h1>Receipt</h1><p>Charge {}</p>", html_escape(&charge)),
     )
 }

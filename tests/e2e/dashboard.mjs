@@ -2,7 +2,8 @@
 // Env: DASHBOARD_URL, GATEWAY_URL, MODEL, CHROMIUM_PATH, SCREENSHOT_DIR.
 // Signs up, creates a team, mints a key and copies it, calls /v1/chat/completions with it,
 // sets a team budget with an 80 % alert, waits for the spend and the request in Usage and
-// Logs, screenshots every page at desktop and phone widths, and exits non-zero on any failed
+// Logs, buys credits through the local Stripe server's hosted checkout and sees the balance,
+// screenshots every page at desktop and phone widths, and exits non-zero on any failed
 // step, CSP violation, console error or uncaught page error.
 import { chromium } from "playwright-core";
 import path from "node:path";
@@ -137,6 +138,23 @@ try {
   await expectText("#request-log details[open] dd", "e2e");
   await expectText("#request-log details[open] .badge", "200");
 
+  step("buy credits through Stripe's hosted checkout");
+  await page.getByRole("link", { name: "Credits", exact: true }).click();
+  await page.waitForURL(`${base}/app/credits`);
+  await expectText("#balance-amount", "$0.00");
+  await page.getByLabel("Amount (USD)").fill("25");
+  await page.getByRole("button", { name: "Add credits" }).click();
+  await page.waitForURL((url) => !url.href.startsWith(base), { timeout: 10_000 });
+  await page.screenshot({ path: path.join(shots, "checkout-desktop.png"), fullPage: true });
+  await page.getByRole("button", { name: "Pay $25.00" }).click();
+  await page.waitForURL(`${base}/app/credits?checkout=success`);
+  await expectText(".notice", "credits appear once Stripe confirms");
+  await pollFor(`${base}/app/credits?checkout=success`, "#balance-amount", "$25.00");
+  await expectText("#credit-ledger td", "Purchase");
+  const receipt = await page.getByRole("link", { name: "Receipt" }).first().getAttribute("href");
+  if (!receipt || !receipt.includes("/receipts/ch_")) throw new Error(`no receipt link: ${receipt}`);
+  await page.screenshot({ path: path.join(shots, "credits-purchased-desktop.png"), fullPage: true });
+
   step("invite a colleague and open the link");
   await page.goto(`${base}/app/teams`);
   await page.getByLabel("Email", { exact: true }).fill("colleague@e2e.example");
@@ -162,6 +180,7 @@ try {
     keys: "/app/keys",
     teams: "/app/teams",
     budgets: "/app/budgets",
+    credits: "/app/credits",
     usage: "/app/usage",
     logs: "/app/logs",
     audit: "/app/audit",

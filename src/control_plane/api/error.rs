@@ -30,6 +30,9 @@ pub enum ApiFailure {
     Conflict(String),
     #[error("Too many failed attempts; try again in {0} s.")]
     Throttled(u64),
+    /// A service we depend on (Stripe) refused or failed; its message is safe to show.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error; quote the x-request-id response header when reporting it")]
     Internal(#[source] anyhow::Error),
 }
@@ -45,6 +48,7 @@ impl ApiFailure {
             ApiFailure::Invalid { .. } => "invalid_request",
             ApiFailure::Conflict(_) => "conflict",
             ApiFailure::Throttled(_) => "too_many_attempts",
+            ApiFailure::Upstream(_) => "upstream_error",
             ApiFailure::Internal(_) => "internal_error",
         }
     }
@@ -67,6 +71,7 @@ impl ResponseError for ApiFailure {
             ApiFailure::Invalid { .. } => StatusCode::BAD_REQUEST,
             ApiFailure::Conflict(_) => StatusCode::CONFLICT,
             ApiFailure::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiFailure::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiFailure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

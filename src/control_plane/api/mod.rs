@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod auth;
 pub mod budgets;
+pub mod credits;
 pub mod error;
 pub mod keys;
 pub mod platform;
@@ -54,6 +55,10 @@ api_routes! {
     get "/v1/budgets" => budgets::list,
     put "/v1/budgets" => budgets::set,
     delete "/v1/budgets" => budgets::delete,
+    get "/v1/credits" => credits::show,
+    get "/v1/credits/ledger" => credits::ledger,
+    post "/v1/credits/checkout" => credits::checkout,
+    put "/v1/credits/auto-recharge" => credits::set_auto_recharge,
     get "/v1/tokens" => tokens::list,
     post "/v1/tokens" => tokens::create,
     delete "/v1/tokens/{id}" => tokens::revoke,
@@ -113,6 +118,7 @@ impl Modify for SecuritySchemes {
         teams::list_teams, teams::create_team, teams::add_team_member, teams::remove_team_member,
         teams::list_members, teams::set_role, teams::remove_member,
         budgets::list, budgets::set, budgets::delete,
+        credits::show, credits::ledger, credits::checkout, credits::set_auto_recharge,
         tokens::list, tokens::create, tokens::revoke,
         activity::list_notifications, activity::mark_read, activity::audit_log,
         usage::usage_report, usage::logs,

@@ -76,6 +76,16 @@ pub async fn guard<B: MessageBody + 'static>(
     }
     let claims = super::principal::session_claims(req.request(), &state);
     let mut res = next.call(req).await?;
+    // htmx swaps pages into one document, so the Credits page's "Add credits" form (redirected
+    // to Stripe's hosted checkout) runs under whichever page's policy loaded the document.
+    if !res.headers().contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(csp) = HeaderValue::from_str(
+            &crate::control_plane::dashboard::credits::content_security_policy(&state.settings),
+        )
+    {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     add_security_headers(res.headers_mut());
     if let Some(claims) = claims {
         refresh_session(&mut res, &state, claims);

@@ -1,5 +1,5 @@
 //! The signed-in dashboard pages under `/app`: overview, keys, teams and members, budgets and
-//! alerts, usage, logs and settings. Every page is server-rendered (askama) over the same
+//! alerts, credits, usage, logs and settings. Every page is server-rendered (askama) over the same
 //! services as the admin API; forms post back with the hidden CSRF token and work without
 //! JavaScript, and htmx (`hx-boost`) turns them into partial updates when it is loaded.
 //! Roles are enforced here on every action, not only by hiding forms; every query is scoped
@@ -7,6 +7,7 @@
 
 pub mod budgets;
 pub mod chart;
+pub mod credits;
 pub mod invite;
 pub mod keys;
 pub mod logs;
@@ -68,6 +69,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/app/notifications/{id}/read",
             web::post().to(budgets::mark_read),
+        )
+        .route("/app/credits", web::get().to(credits::page))
+        .route("/app/credits/checkout", web::post().to(credits::checkout))
+        .route(
+            "/app/credits/auto-recharge",
+            web::post().to(credits::set_auto_recharge),
         )
         .route("/app/usage", web::get().to(usage::page))
         .route("/app/usage.csv", web::get().to(usage::csv))

@@ -117,8 +117,14 @@ async fn the_credits_cli_shows_grants_lists_and_checks_out() {
 
     let link = run(&["credits", "checkout", "--tenant", "Initech", "--usd", "20"]);
     assert!(
-        link.trim().starts_with("https://checkout.stripe.com/"),
+        link.trim()
+            .starts_with(&format!("{}/c/pay/cs_test_", server.base_url)),
         "{link}"
+    );
+    let success = &server.sessions()[0].form["success_url"];
+    assert!(
+        success.starts_with("http://") && success.ends_with("/app/credits?checkout=success"),
+        "return paths are taken on the gateway's address: {success}"
     );
     assert_eq!(
         server.sessions()[0].form["line_items[0][price_data][unit_amount]"],

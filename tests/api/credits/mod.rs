@@ -4,6 +4,7 @@
 
 mod cli;
 mod data_path;
+mod ui;
 mod webhook;
 
 use std::time::{Duration, Instant};

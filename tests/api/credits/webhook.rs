@@ -259,11 +259,14 @@ async fn checkout_creates_a_session_on_stripe_and_its_completion_credits_the_ten
         &gw.app.db,
         &gw.tenant,
         NanoUsd(25 * NanoUsd::PER_USD),
+        &gw.app.address,
     )
     .await
     .expect("checkout");
     assert!(
-        session.url.starts_with("https://checkout.stripe.com/"),
+        session
+            .url
+            .starts_with(&format!("{}/c/pay/", server.base_url)),
         "{}",
         session.url
     );
@@ -295,6 +298,7 @@ async fn checkout_creates_a_session_on_stripe_and_its_completion_credits_the_ten
         &gw.app.db,
         &gw.tenant,
         NanoUsd(NanoUsd::PER_USD),
+        &gw.app.address,
     )
     .await;
     assert!(matches!(
@@ -308,6 +312,7 @@ async fn checkout_creates_a_session_on_stripe_and_its_completion_credits_the_ten
         &gw.app.db,
         &gw.tenant,
         NanoUsd(10 * NanoUsd::PER_USD),
+        &gw.app.address,
     )
     .await;
     match refused {
@@ -337,9 +342,15 @@ async fn auto_recharge_charges_the_saved_card_at_most_once_an_hour(backend: Back
         .await
         .expect("configure");
     // The next Checkout saves the card; Stripe reports it with the payment intent.
-    billing::checkout::checkout(&gw.app.settings, db, &gw.tenant, NanoUsd(5 * usd))
-        .await
-        .expect("checkout");
+    billing::checkout::checkout(
+        &gw.app.settings,
+        db,
+        &gw.tenant,
+        NanoUsd(5 * usd),
+        &gw.app.address,
+    )
+    .await
+    .expect("checkout");
     let form = &server.sessions()[0].form;
     assert_eq!(
         form["payment_intent_data[setup_future_usage]"],
