@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod mailer;
 pub mod principal;
 pub mod throttle;
+pub mod two_factor;
 
 use crate::config::{AuthSettings, Settings};
 
@@ -23,6 +24,10 @@ pub const SESSION_COOKIE_INSECURE: &str = "switchyard_session";
 pub const PRESESSION_COOKIE: &str = "__Host-switchyard_csrf";
 /// The pre-session cookie's name without `Secure`.
 pub const PRESESSION_COOKIE_INSECURE: &str = "switchyard_csrf";
+/// The cookie holding a pending two-factor login (password checked, code not yet).
+pub const PENDING_2FA_COOKIE: &str = "__Host-switchyard_2fa";
+/// The pending two-factor cookie's name without `Secure`.
+pub const PENDING_2FA_COOKIE_INSECURE: &str = "switchyard_2fa";
 /// The header carrying the CSRF token (htmx sends it through `hx-headers`).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field carrying the CSRF token.
@@ -33,6 +38,8 @@ pub const CSRF_FIELD: &str = "csrf_token";
 pub struct AuthState {
     pub settings: AuthSettings,
     pub signer: SessionSigner,
+    /// Signs the short-lived state between a password and a two-factor code.
+    pub pending: two_factor::PendingSigner,
     pub throttle: LoginThrottle,
     /// Bounds concurrent argon2 work (each hash holds 19 MiB).
     pub hashing: tokio::sync::Semaphore,
@@ -58,6 +65,7 @@ impl AuthState {
         Self {
             settings: settings.auth.clone(),
             signer: SessionSigner::new(&secret),
+            pending: two_factor::PendingSigner::new(&secret),
             throttle: LoginThrottle::default(),
             hashing: tokio::sync::Semaphore::new(permits),
             mailer: mailer::Mailer::new(settings),
@@ -75,6 +83,15 @@ impl AuthState {
             SESSION_COOKIE
         } else {
             SESSION_COOKIE_INSECURE
+        }
+    }
+
+    /// The pending two-factor login cookie's name.
+    pub fn pending_cookie(&self) -> &'static str {
+        if self.secure_cookies() {
+            PENDING_2FA_COOKIE
+        } else {
+            PENDING_2FA_COOKIE_INSECURE
         }
     }
 
