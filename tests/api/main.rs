@@ -21,6 +21,7 @@ mod health;
 mod key_rotation;
 mod keys;
 mod limits;
+mod login_load;
 mod openai_surface;
 mod pages;
 mod pii;

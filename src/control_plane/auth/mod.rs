@@ -41,10 +41,17 @@ pub struct AuthState {
     /// Signs the short-lived state between a password and a two-factor code.
     pub pending: two_factor::PendingSigner,
     pub throttle: LoginThrottle,
-    /// Bounds concurrent argon2 work (each hash holds 19 MiB).
+    /// Bounds concurrent argon2 work (each hash holds 19 MiB): [`hashing_permits`].
     pub hashing: tokio::sync::Semaphore,
     /// Password-reset email (`[smtp]`).
     pub mailer: mailer::Mailer,
+}
+
+/// How many argon2 hashes may run at once on `cores` cores (the hashing threads): half of
+/// them, at least one, so a flood of logins never takes every core from the data path, and
+/// memory stays within permits × 19 MiB.
+pub fn hashing_permits(cores: usize) -> usize {
+    crate::control_plane::passwords::hashing_threads(cores)
 }
 
 impl AuthState {
@@ -61,7 +68,7 @@ impl AuthState {
                 rand::random::<[u8; 32]>().to_vec()
             }
         };
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let permits = hashing_permits(std::thread::available_parallelism().map_or(2, |n| n.get()));
         Self {
             settings: settings.auth.clone(),
             signer: SessionSigner::new(&secret),
