@@ -4,6 +4,7 @@
 
 mod alert;
 mod credits;
+mod master_key;
 mod provider;
 mod settings;
 
@@ -81,6 +82,9 @@ pub enum Command {
     /// Manage PII policies on a tenant, a team or a key.
     #[command(subcommand)]
     Pii(pii::PiiCommand),
+    /// Rotate the master key that seals stored secrets.
+    #[command(subcommand)]
+    MasterKey(master_key::MasterKeyCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
 }
@@ -390,6 +394,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Pii(cmd) => pii::run(&settings, cmd).await,
             Command::Credits(cmd) => credits::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
+            Command::MasterKey(cmd) => master_key::run(&settings, env, cmd).await,
         }
     })
 }

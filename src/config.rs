@@ -53,6 +53,9 @@ pub struct Settings {
     /// 32-byte master key (base64 or hex) for encrypting provider credentials
     /// (`SWITCHYARD_MASTER_KEY`).
     pub master_key: Option<Secret>,
+    /// The master key before a rotation (`SWITCHYARD_MASTER_KEY_PREVIOUS`): still accepted for
+    /// opening stored secrets until `switchyard master-key rotate` has re-sealed them all.
+    pub master_key_previous: Option<Secret>,
     /// `text` or `json` (`SWITCHYARD_LOG_FORMAT`, or `--log-format`).
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `switchyard=debug,info` (`SWITCHYARD_LOG_LEVEL`).
@@ -206,6 +209,7 @@ impl Default for Settings {
             database_url: Secret::new("sqlite://switchyard.db"),
             redis_url: None,
             master_key: None,
+            master_key_previous: None,
             log_format: LogFormat::Text,
             log_level: "info".into(),
             shutdown_grace: Duration::from_secs(30),

@@ -66,12 +66,8 @@ impl AppState {
     /// Loads the policy snapshot, builds the catalog and starts the background refresher.
     pub async fn build(settings: Settings, db: Db, metrics: Metrics) -> Result<Self, StateError> {
         let catalog = Arc::new(Catalog::from_settings(&settings));
-        let master_key = settings
-            .master_key
-            .as_ref()
-            .map(|k| crate::crypto::MasterKey::parse(k.expose()))
-            .transpose()
-            .map_err(StateError::MasterKey)?;
+        let master_key =
+            crate::crypto::MasterKey::from_settings(&settings).map_err(StateError::MasterKey)?;
         let byok = crate::policy::byok::Byok {
             master_key: master_key.clone(),
             allow_private: settings.egress.allow_private_networks,

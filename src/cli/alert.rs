@@ -90,11 +90,7 @@ async fn command(settings: &Settings, db: &storage::Db, cmd: AlertCommand) -> an
                 (None, None, Some(address)) => NewDestination::Email { address },
                 _ => anyhow::bail!("give one of --webhook, --slack or --email"),
             };
-            let key = settings
-                .master_key
-                .as_ref()
-                .map(|k| MasterKey::parse(k.expose()))
-                .transpose()?;
+            let key = MasterKey::from_settings(settings)?;
             let added = alerts::add(
                 db,
                 key.as_ref(),

@@ -84,11 +84,7 @@ fn parse_kind(text: &str) -> Result<ProviderKind, String> {
 /// Runs a provider command.
 pub async fn run(settings: &Settings, cmd: ProviderCommand) -> anyhow::Result<()> {
     let db = open(settings).await?;
-    let key = settings
-        .master_key
-        .as_ref()
-        .map(|k| MasterKey::parse(k.expose()))
-        .transpose()?;
+    let key = MasterKey::from_settings(settings)?;
     let allow_private = settings.egress.allow_private_networks;
     let result = async {
         match cmd {

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::auth::accounts::{self, AccountError, OpenedSession, Signup};
+use super::auth::accounts::{self, AccountError, LoginStep, OpenedSession, Signup};
 use super::auth::principal::{Caller, SessionUser, client_info, session_claims};
 use crate::state::AppState;
 
@@ -25,6 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/login", web::get().to(login_page))
         .route("/login", web::post().to(login_submit))
+        .route("/login/two-factor", web::get().to(two_factor_page))
+        .route("/login/two-factor", web::post().to(two_factor_submit))
         .route("/signup", web::get().to(signup_page))
         .route("/signup", web::post().to(signup_submit))
         .route("/reset", web::get().to(reset_page))
@@ -99,16 +101,36 @@ pub(crate) fn signed_in(state: &AppState, opened: OpenedSession) -> HttpResponse
         .finish()
 }
 
+/// The answer to a correct password: the session, or the code step (pending cookie set).
+pub(crate) fn login_step_response(state: &AppState, step: LoginStep) -> HttpResponse {
+    match step {
+        LoginStep::Session(opened) => signed_in(state, opened),
+        LoginStep::SecondFactor { pending, max_age } => see_other("/login/two-factor")
+            .cookie(
+                state
+                    .auth
+                    .cookie(state.auth.pending_cookie(), pending, Some(max_age)),
+            )
+            .finish(),
+    }
+}
+
 fn message(e: &AccountError) -> (actix_web::http::StatusCode, String) {
     use actix_web::http::StatusCode;
     match e {
         AccountError::BadCredentials => (StatusCode::UNAUTHORIZED, e.to_string()),
         AccountError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         AccountError::SignupConflict => (StatusCode::CONFLICT, e.to_string()),
+        AccountError::BadCode | AccountError::PendingExpired => {
+            (StatusCode::UNAUTHORIZED, e.to_string())
+        }
         AccountError::BadResetToken | AccountError::Invalid(_) => {
             (StatusCode::BAD_REQUEST, e.to_string())
         }
-        AccountError::NotFound | AccountError::Hash(_) | AccountError::Storage(_) => {
+        AccountError::NotFound
+        | AccountError::Hash(_)
+        | AccountError::Storage(_)
+        | AccountError::TwoFactor(_) => {
             tracing::error!(error = %e, "account page failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -221,7 +243,7 @@ async fn login_submit(
     )
     .await
     {
-        Ok(opened) => signed_in(&state, opened),
+        Ok(step) => login_step_response(&state, step),
         Err(e) => {
             let (status, error) = message(&e);
             let (csrf, cookie) = page_csrf(&req, &state);
@@ -234,6 +256,86 @@ async fn login_submit(
                 notice: None,
             };
             render(status, &page, cookie)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/login_two_factor.html")]
+struct TwoFactorLoginPage {
+    title: &'static str,
+    csrf: String,
+    htmx: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn two_factor_view(
+    req: &HttpRequest,
+    state: &AppState,
+    status: actix_web::http::StatusCode,
+    error: Option<String>,
+) -> HttpResponse {
+    let (csrf, cookie) = page_csrf(req, state);
+    let page = TwoFactorLoginPage {
+        title: "Two-factor login",
+        csrf,
+        htmx: htmx_available(),
+        error,
+        notice: None,
+    };
+    render(status, &page, cookie)
+}
+
+/// `GET /login/two-factor`: the code form, while a pending login is alive.
+async fn two_factor_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let pending = req
+        .cookie(state.auth.pending_cookie())
+        .and_then(|c| state.auth.pending.verify(c.value()));
+    if pending.is_none() {
+        return see_other("/login").finish();
+    }
+    two_factor_view(&req, &state, actix_web::http::StatusCode::OK, None)
+}
+
+#[derive(Debug, Deserialize)]
+struct TwoFactorForm {
+    code: String,
+}
+
+/// `POST /login/two-factor`: checks the code and opens the session.
+async fn two_factor_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<TwoFactorForm>,
+) -> HttpResponse {
+    let Some(pending) = req.cookie(state.auth.pending_cookie()) else {
+        return see_other("/login").finish();
+    };
+    match accounts::complete_two_factor(
+        &state.db,
+        &state.auth,
+        state.master_key.as_ref(),
+        pending.value(),
+        &form.code,
+        &client_info(&req),
+    )
+    .await
+    {
+        Ok(opened) => {
+            let mut res = signed_in(&state, opened);
+            let clear = state
+                .auth
+                .cookie(state.auth.pending_cookie(), String::new(), None);
+            if let Ok(value) = header::HeaderValue::from_str(&clear.to_string()) {
+                res.headers_mut().append(header::SET_COOKIE, value);
+            }
+            res
+        }
+        Err(AccountError::PendingExpired) => see_other("/login").finish(),
+        Err(e) => {
+            let (status, error) = message(&e);
+            two_factor_view(&req, &state, status, Some(error))
         }
     }
 }

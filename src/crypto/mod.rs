@@ -1,6 +1,13 @@
 //! Secrets at rest: AES-256-GCM under the master key (`SWITCHYARD_MASTER_KEY`), each ciphertext
 //! bound to its owner through the associated data (tenant and row id), so a ciphertext copied to
 //! another row or tenant does not decrypt.
+//!
+//! Rotation is a keyring: the current key seals; `master_key_previous`, when set, is also
+//! tried when opening, so rows sealed before a rotation stay readable while
+//! `switchyard master-key rotate` re-seals every stored secret under the new key in one
+//! transaction ([`rotate`]).
+
+pub mod rotate;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -24,9 +31,14 @@ pub struct Sealed {
     pub nonce: Vec<u8>,
 }
 
-/// The master key. `Debug` never prints it.
+/// The master key (with, during a rotation, the previous one accepted for opening). `Debug`
+/// never prints either.
 #[derive(Clone)]
-pub struct MasterKey(Aes256Gcm);
+pub struct MasterKey {
+    current: Aes256Gcm,
+    previous: Option<Aes256Gcm>,
+    id: String,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,9 +59,54 @@ impl MasterKey {
                 .ok()
         };
         match bytes {
-            Some(b) if b.len() == 32 => Ok(Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&b)))),
+            Some(b) if b.len() == 32 => Ok(Self {
+                current: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&b)),
+                previous: None,
+                id: key_id(&b),
+            }),
             _ => Err(CryptoError::BadMasterKey),
         }
+    }
+
+    /// The keyring configured by `master_key` and `master_key_previous` (`None` without a
+    /// current key; a previous key alone is refused).
+    pub fn from_config(
+        current: Option<&str>,
+        previous: Option<&str>,
+    ) -> Result<Option<Self>, CryptoError> {
+        match (current, previous) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(CryptoError::BadMasterKey),
+            (Some(current), None) => Ok(Some(Self::parse(current)?)),
+            (Some(current), Some(previous)) => Ok(Some(
+                Self::parse(current)?.with_previous(&Self::parse(previous)?),
+            )),
+        }
+    }
+
+    /// The keyring of `settings` (`master_key`, `master_key_previous`).
+    pub fn from_settings(settings: &crate::config::Settings) -> Result<Option<Self>, CryptoError> {
+        Self::from_config(
+            settings.master_key.as_ref().map(|k| k.expose()),
+            settings.master_key_previous.as_ref().map(|k| k.expose()),
+        )
+    }
+
+    /// This key, also accepting `previous`'s current key when opening.
+    pub fn with_previous(mut self, previous: &MasterKey) -> Self {
+        self.previous = Some(previous.current.clone());
+        self
+    }
+
+    /// A public fingerprint of the current key (first 8 bytes of SHA-256 over a label and
+    /// the key), for logs and the rotation report.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether a previous key is accepted too.
+    pub fn has_previous(&self) -> bool {
+        self.previous.is_some()
     }
 
     /// Seals `plaintext` bound to `context` (e.g. `"alert_destination:<tenant>:<id>"`), under a
@@ -57,7 +114,7 @@ impl MasterKey {
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<Sealed, CryptoError> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = self
-            .0
+            .current
             .encrypt(
                 &nonce,
                 Payload {
@@ -77,16 +134,28 @@ impl MasterKey {
         if sealed.nonce.len() != 12 {
             return Err(CryptoError::Undecryptable);
         }
-        self.0
-            .decrypt(
+        let open = |cipher: &Aes256Gcm| {
+            cipher.decrypt(
                 Nonce::from_slice(&sealed.nonce),
                 Payload {
                     msg: &sealed.ciphertext,
                     aad: context.as_bytes(),
                 },
             )
+        };
+        open(&self.current)
+            .or_else(|e| self.previous.as_ref().map_or(Err(e), open))
             .map_err(|_| CryptoError::Undecryptable)
     }
+}
+
+fn key_id(key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"switchyard master key id\x1f")
+        .chain_update(key)
+        .finalize();
+    hex::encode(&digest[..8])
 }
 
 #[cfg(test)]
@@ -121,6 +190,29 @@ mod tests {
         assert_eq!(
             format!("{:?}", MasterKey::parse(HEX).unwrap()),
             "MasterKey([REDACTED])"
+        );
+    }
+
+    #[test]
+    fn a_previous_key_opens_but_never_seals() {
+        let old = MasterKey::parse(HEX).unwrap();
+        let new = MasterKey::parse(&"cd".repeat(32)).unwrap();
+        let sealed_old = old.seal(b"sk-old", "c").unwrap();
+        let ring = new.clone().with_previous(&old);
+        assert_eq!(ring.open(&sealed_old, "c").unwrap(), b"sk-old");
+        assert!(ring.open(&sealed_old, "other").is_err());
+        let sealed_new = ring.seal(b"sk-new", "c").unwrap();
+        assert!(old.open(&sealed_new, "c").is_err());
+        assert_eq!(new.open(&sealed_new, "c").unwrap(), b"sk-new");
+        assert_eq!(ring.id(), new.id());
+        assert_ne!(old.id(), new.id());
+        assert!(MasterKey::from_config(None, Some(HEX)).is_err());
+        assert!(MasterKey::from_config(Some(HEX), None).unwrap().is_some());
+        assert!(
+            MasterKey::from_config(Some(HEX), Some(&"cd".repeat(32)))
+                .unwrap()
+                .unwrap()
+                .has_previous()
         );
     }
 

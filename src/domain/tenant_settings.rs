@@ -50,6 +50,9 @@ pub struct TenantSettings {
     pub retention_days: Option<u32>,
     /// Whether spend is tracked: then unpriced models are refused unless `allow_unpriced`.
     pub cost_tracking: bool,
+    /// Whether every member must log in with a second factor (TOTP); set by the owner.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_two_factor: bool,
     /// Other features' sections, preserved.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -64,6 +67,7 @@ impl Default for TenantSettings {
             log_bodies: false,
             retention_days: None,
             cost_tracking: true,
+            require_two_factor: false,
             other: Map::new(),
         }
     }

@@ -20,12 +20,14 @@ pub mod notifications;
 pub mod pii_settings;
 pub mod request_logs;
 pub mod routes;
+pub mod sealed;
 pub mod sessions;
 pub mod snapshot;
 pub mod spend;
 pub mod teams;
 pub mod tenant_models;
 pub mod tenants;
+pub mod totp;
 pub mod usage;
 pub mod users;
 

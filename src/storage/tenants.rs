@@ -130,6 +130,23 @@ pub async fn settings(
     .await
 }
 
+/// A tenant's settings JSON, outside a transaction (checked on every session request).
+pub async fn settings_json(db: &Db, tenant_id: &str) -> Result<Option<String>, StorageError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        settings: String,
+    }
+    let row: Option<Row> = db
+        .fetch_optional(
+            Query::select()
+                .column(Tenants::Settings)
+                .from(Tenants::Table)
+                .and_where(Expr::col(Tenants::Id).eq(tenant_id)),
+        )
+        .await?;
+    Ok(row.map(|r| r.settings))
+}
+
 /// Replaces a tenant's time zone and settings JSON.
 pub async fn update_settings(
     tx: &mut Tx,

@@ -21,6 +21,9 @@ const GLOBAL_TABLES: &[&str] = &[
     "users",
     "user_sessions",
     "password_resets",
+    // Two-factor login belongs to the user (who may be in several tenants), like sessions.
+    "user_totp",
+    "user_recovery_codes",
     "stripe_events",
     "change_versions",
     "_sqlx_migrations",

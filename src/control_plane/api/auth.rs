@@ -87,7 +87,11 @@ pub struct MeResponse {
     pub csrf_token: Option<String>,
 }
 
-fn session_response(state: &AppState, opened: OpenedSession, created: bool) -> HttpResponse {
+pub(crate) fn session_response(
+    state: &AppState,
+    opened: OpenedSession,
+    created: bool,
+) -> HttpResponse {
     let cookie = state.auth.cookie(
         state.auth.session_cookie(),
         opened.token.clone(),
@@ -158,17 +162,19 @@ pub async fn signup(
     Ok(session_response(&state, opened, true))
 }
 
-/// Logs in (a new session id on every login).
+/// Logs in (a new session id on every login). An account with two-factor login answers 202
+/// with a pending token instead: complete with `POST /api/v1/auth/login/two-factor`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
     request_body = LoginRequest,
-    responses((status = 200, body = SessionResponse), (status = 401), (status = 429)))]
+    responses((status = 200, body = SessionResponse), (status = 202, body = TwoFactorChallenge),
+        (status = 401), (status = 429)))]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiFailure> {
     let body = body.into_inner();
-    let opened = accounts::login(
+    let step = accounts::login(
         &state.db,
         &state.auth,
         &body.email,
@@ -177,7 +183,27 @@ pub async fn login(
         &client_info(&req),
     )
     .await?;
-    Ok(session_response(&state, opened, false))
+    Ok(match step {
+        accounts::LoginStep::Session(opened) => session_response(&state, opened, false),
+        accounts::LoginStep::SecondFactor { pending, max_age } => {
+            HttpResponse::Accepted().json(TwoFactorChallenge {
+                two_factor_required: true,
+                pending_token: pending,
+                expires_in: max_age,
+            })
+        }
+    })
+}
+
+/// The answer to a correct password when the account has two-factor login on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TwoFactorChallenge {
+    /// Always `true`.
+    pub two_factor_required: bool,
+    /// Send back to `POST /api/v1/auth/login/two-factor` with the code. Not a session.
+    pub pending_token: String,
+    /// Seconds the pending token stays valid.
+    pub expires_in: i64,
 }
 
 /// Ends the session; its cookie stops working at once.

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::control_plane::FieldError;
 use crate::control_plane::auth::accounts::AccountError;
+use crate::control_plane::auth::two_factor::TwoFactorError;
 use crate::control_plane::budgets::BudgetError;
 use crate::control_plane::keys::KeyError;
 use crate::storage::StorageError;
@@ -116,10 +117,29 @@ impl From<AccountError> for ApiFailure {
             AccountError::Throttled(secs) => ApiFailure::Throttled(secs),
             AccountError::SignupConflict => ApiFailure::Conflict(e.to_string()),
             AccountError::BadResetToken => ApiFailure::field("token", e.to_string()),
+            AccountError::BadCode => ApiFailure::field("code", e.to_string()),
+            AccountError::PendingExpired => ApiFailure::field("pending_token", e.to_string()),
+            AccountError::TwoFactor(e) => e.into(),
             AccountError::NotFound => ApiFailure::NotFound("user".into()),
             AccountError::Invalid(e) => e.into(),
             AccountError::Hash(e) => ApiFailure::Internal(e.into()),
             AccountError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<TwoFactorError> for ApiFailure {
+    fn from(e: TwoFactorError) -> Self {
+        match e {
+            TwoFactorError::NoMasterKey => ApiFailure::Conflict(e.to_string()),
+            TwoFactorError::AlreadyEnrolled | TwoFactorError::NotEnrolled => {
+                ApiFailure::Conflict(e.to_string())
+            }
+            TwoFactorError::NoPendingEnrolment => ApiFailure::Conflict(e.to_string()),
+            TwoFactorError::BadCode => ApiFailure::field("code", e.to_string()),
+            TwoFactorError::Invalid(f) => f.into(),
+            TwoFactorError::Crypto(c) => ApiFailure::Internal(c.into()),
+            TwoFactorError::Storage(s) => s.into(),
         }
     }
 }

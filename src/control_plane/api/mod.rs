@@ -12,6 +12,7 @@ pub mod keys;
 pub mod platform;
 pub mod teams;
 pub mod tokens;
+pub mod two_factor;
 pub mod usage;
 
 use actix_web::{HttpResponse, web};
@@ -34,11 +35,18 @@ api_routes! {
     get "/v1/auth/csrf" => auth::csrf,
     post "/v1/auth/signup" => auth::signup,
     post "/v1/auth/login" => auth::login,
+    post "/v1/auth/login/two-factor" => two_factor::login,
     post "/v1/auth/logout" => auth::logout,
     post "/v1/auth/password" => auth::change_password,
     post "/v1/auth/password-reset" => auth::request_reset,
     post "/v1/auth/password-reset/confirm" => auth::confirm_reset,
     get "/v1/me" => auth::me,
+    get "/v1/me/two-factor" => two_factor::status,
+    post "/v1/me/two-factor" => two_factor::begin,
+    post "/v1/me/two-factor/confirm" => two_factor::confirm,
+    post "/v1/me/two-factor/disable" => two_factor::disable,
+    get "/v1/settings/two-factor" => two_factor::get_setting,
+    put "/v1/settings/two-factor" => two_factor::set_setting,
     get "/v1/keys" => keys::list,
     post "/v1/keys" => keys::create,
     get "/v1/keys/{id}" => keys::get,
@@ -114,6 +122,8 @@ impl Modify for SecuritySchemes {
     paths(
         auth::csrf, auth::signup, auth::login, auth::logout, auth::change_password,
         auth::request_reset, auth::confirm_reset, auth::me,
+        two_factor::login, two_factor::status, two_factor::begin, two_factor::confirm,
+        two_factor::disable, two_factor::get_setting, two_factor::set_setting,
         keys::list, keys::create, keys::get, keys::update, keys::revoke, keys::rotate,
         teams::list_teams, teams::create_team, teams::add_team_member, teams::remove_team_member,
         teams::list_members, teams::set_role, teams::remove_member,

@@ -29,6 +29,12 @@ pub enum AccountError {
     SignupConflict,
     #[error("this reset link is invalid, used or expired")]
     BadResetToken,
+    #[error("Incorrect or already used code.")]
+    BadCode,
+    #[error("This login step has expired; log in again.")]
+    PendingExpired,
+    #[error(transparent)]
+    TwoFactor(#[from] super::two_factor::TwoFactorError),
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -50,6 +56,16 @@ pub struct OpenedSession {
     pub csrf_token: String,
     /// Seconds until the token's expiry (the cookie's max-age).
     pub max_age: i64,
+}
+
+/// What a correct password leads to.
+#[derive(Debug, Clone)]
+pub enum LoginStep {
+    /// A session (the user has no second factor).
+    Session(OpenedSession),
+    /// The user must now enter a code: `pending` is the signed, short-lived state to send back
+    /// with it (not a session).
+    SecondFactor { pending: String, max_age: i64 },
 }
 
 /// Where a request came from, for sessions and the audit trail.
@@ -225,7 +241,7 @@ pub async fn login(
     password: String,
     tenant: Option<&str>,
     client: &ClientInfo,
-) -> Result<OpenedSession, AccountError> {
+) -> Result<LoginStep, AccountError> {
     let email = email.trim().to_lowercase();
     let account_key = format!("account:{email}");
     let mut keys = vec![account_key.clone()];
@@ -258,15 +274,69 @@ pub async fn login(
         return Err(AccountError::BadCredentials);
     };
     auth.throttle.success(&account_key);
-    open_session(
-        db,
-        auth,
-        &user,
-        chosen.map(|m| m.tenant_id.clone()),
-        client,
-        "auth.login",
-    )
-    .await
+    let tenant = chosen.map(|m| m.tenant_id.clone());
+    if crate::storage::totp::is_enrolled(db, &user.id).await? {
+        let pending = auth
+            .pending
+            .sign(&user.id, tenant)
+            .map_err(|e| AccountError::Hash(passwords::HashError::from_message(e.to_string())))?;
+        return Ok(LoginStep::SecondFactor {
+            pending,
+            max_age: super::two_factor::PENDING_TTL_SECS,
+        });
+    }
+    open_session(db, auth, &user, tenant, client, "auth.login")
+        .await
+        .map(LoginStep::Session)
+}
+
+/// Completes a two-factor login: checks the pending token and the code (an authenticator code
+/// within ±1 step not used before, or an unused recovery code) and opens the session. Failed
+/// codes are throttled per user and address like passwords, and audited.
+pub async fn complete_two_factor(
+    db: &Db,
+    auth: &AuthState,
+    master_key: Option<&crate::crypto::MasterKey>,
+    pending: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<OpenedSession, AccountError> {
+    let claims = auth
+        .pending
+        .verify(pending)
+        .ok_or(AccountError::PendingExpired)?;
+    let mut keys = vec![format!("2fa:{}", claims.sub)];
+    if let Some(ip) = &client.ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    if let Err(wait) = auth.throttle.check(&keys) {
+        return Err(AccountError::Throttled(wait.as_secs().max(1)));
+    }
+    let user = users::credentials_by_id(db, &claims.sub)
+        .await?
+        .ok_or(AccountError::PendingExpired)?;
+    let tenant = claims.tid.as_ref().map(|t| TenantId::from_db(t.clone()));
+    if !super::two_factor::check_code(db, master_key, &user.id, &user.email, code).await? {
+        auth.throttle.failure(&keys);
+        super::two_factor::record_failed_code(db, tenant.as_ref(), &user.id, &user.email, client)
+            .await?;
+        return Err(AccountError::BadCode);
+    }
+    auth.throttle.success(&keys[0]);
+    open_session(db, auth, &user, claims.tid, client, "auth.login").await
+}
+
+/// Checks the password of a logged-in user (to disable two-factor login).
+pub async fn check_password(
+    db: &Db,
+    auth: &AuthState,
+    user_id: &str,
+    password: String,
+) -> Result<bool, AccountError> {
+    let user = users::credentials_by_id(db, user_id)
+        .await?
+        .ok_or(AccountError::NotFound)?;
+    verify(auth, password, user.password_hash).await
 }
 
 async fn record_failed_login(

@@ -75,6 +75,17 @@ pub async fn guard<B: MessageBody + 'static>(
         return Ok(req.into_response(res).map_into_right_body());
     }
     let claims = super::principal::session_claims(req.request(), &state);
+    if claims.is_some()
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && gated_until_enrolled(req.path())
+        && super::principal::caller_of(req.request())
+            .await
+            .is_some_and(|c| c.must_enrol_two_factor)
+    {
+        let mut res = enrol_first(req.path());
+        add_security_headers(res.headers_mut());
+        return Ok(req.into_response(res).map_into_right_body());
+    }
     let mut res = next.call(req).await?;
     // htmx swaps pages into one document, so the Credits page's "Add credits" form (redirected
     // to Stripe's hosted checkout) runs under whichever page's policy loaded the document.
@@ -91,6 +102,38 @@ pub async fn guard<B: MessageBody + 'static>(
         refresh_session(&mut res, &state, claims);
     }
     Ok(res.map_into_left_body())
+}
+
+/// The page where a user enrols in two-factor login.
+pub const ENROL_PAGE: &str = "/app/account/security";
+
+/// Whether a session that must enrol in two-factor login is kept off `path`: every dashboard
+/// page and admin-API call except enrolment itself, `/api/v1/me` and the `auth` calls.
+fn gated_until_enrolled(path: &str) -> bool {
+    let open = path.starts_with(ENROL_PAGE)
+        || path == "/api/v1/me"
+        || path.starts_with("/api/v1/me/two-factor")
+        || path.starts_with("/api/v1/auth/");
+    !open && (path == "/app" || path.starts_with("/app/") || path.starts_with("/api/v1/"))
+}
+
+/// The refusal for a session that must enrol first: a redirect to the enrolment page for
+/// pages, a JSON 403 for the API.
+fn enrol_first(path: &str) -> HttpResponse {
+    if path.starts_with("/api/") {
+        HttpResponse::Forbidden().json(json!({
+            "error": {
+                "message": "Your organisation requires two-factor login: enrol first \
+                            (POST /api/v1/me/two-factor).",
+                "field": null,
+                "code": "two_factor_enrolment_required",
+            }
+        }))
+    } else {
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, ENROL_PAGE))
+            .finish()
+    }
 }
 
 /// Adds the security headers.

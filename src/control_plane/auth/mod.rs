@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod mailer;
 pub mod principal;
 pub mod throttle;
+pub mod two_factor;
 
 use crate::config::{AuthSettings, Settings};
 
@@ -23,6 +24,10 @@ pub const SESSION_COOKIE_INSECURE: &str = "switchyard_session";
 pub const PRESESSION_COOKIE: &str = "__Host-switchyard_csrf";
 /// The pre-session cookie's name without `Secure`.
 pub const PRESESSION_COOKIE_INSECURE: &str = "switchyard_csrf";
+/// The cookie holding a pending two-factor login (password checked, code not yet).
+pub const PENDING_2FA_COOKIE: &str = "__Host-switchyard_2fa";
+/// The pending two-factor cookie's name without `Secure`.
+pub const PENDING_2FA_COOKIE_INSECURE: &str = "switchyard_2fa";
 /// The header carrying the CSRF token (htmx sends it through `hx-headers`).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field carrying the CSRF token.
@@ -33,11 +38,20 @@ pub const CSRF_FIELD: &str = "csrf_token";
 pub struct AuthState {
     pub settings: AuthSettings,
     pub signer: SessionSigner,
+    /// Signs the short-lived state between a password and a two-factor code.
+    pub pending: two_factor::PendingSigner,
     pub throttle: LoginThrottle,
-    /// Bounds concurrent argon2 work (each hash holds 19 MiB).
+    /// Bounds concurrent argon2 work (each hash holds 19 MiB): [`hashing_permits`].
     pub hashing: tokio::sync::Semaphore,
     /// Password-reset email (`[smtp]`).
     pub mailer: mailer::Mailer,
+}
+
+/// How many argon2 hashes may run at once on `cores` cores (the hashing threads): half of
+/// them, at least one, so a flood of logins never takes every core from the data path, and
+/// memory stays within permits × 19 MiB.
+pub fn hashing_permits(cores: usize) -> usize {
+    crate::control_plane::passwords::hashing_threads(cores)
 }
 
 impl AuthState {
@@ -54,10 +68,11 @@ impl AuthState {
                 rand::random::<[u8; 32]>().to_vec()
             }
         };
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let permits = hashing_permits(std::thread::available_parallelism().map_or(2, |n| n.get()));
         Self {
             settings: settings.auth.clone(),
             signer: SessionSigner::new(&secret),
+            pending: two_factor::PendingSigner::new(&secret),
             throttle: LoginThrottle::default(),
             hashing: tokio::sync::Semaphore::new(permits),
             mailer: mailer::Mailer::new(settings),
@@ -75,6 +90,15 @@ impl AuthState {
             SESSION_COOKIE
         } else {
             SESSION_COOKIE_INSECURE
+        }
+    }
+
+    /// The pending two-factor login cookie's name.
+    pub fn pending_cookie(&self) -> &'static str {
+        if self.secure_cookies() {
+            PENDING_2FA_COOKIE
+        } else {
+            PENDING_2FA_COOKIE_INSECURE
         }
     }
 

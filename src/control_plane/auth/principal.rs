@@ -45,6 +45,9 @@ pub struct Caller {
     pub tenant: Option<(TenantId, Role)>,
     pub credential: Credential,
     pub client: ClientInfo,
+    /// The tenant requires two-factor login and this session's user has not enrolled: only
+    /// enrolment, `/api/v1/me` and logout are open to it.
+    pub must_enrol_two_factor: bool,
 }
 
 /// A caller acting in a tenant: every handler that touches tenant data takes this.
@@ -171,6 +174,13 @@ async fn authenticate_session(
             .map(|role| (TenantId::from_db(tid.clone()), role)),
         None => None,
     };
+    let must_enrol_two_factor = match &tenant {
+        Some((tid, _)) => {
+            requires_two_factor(state, tid).await?
+                && !crate::storage::totp::is_enrolled(&state.db, &user.id).await?
+        }
+        None => false,
+    };
     Ok(Caller {
         user_id: Some(user.id),
         label: user.email,
@@ -180,7 +190,25 @@ async fn authenticate_session(
             session_id: session.id,
         },
         client,
+        must_enrol_two_factor,
     })
+}
+
+async fn requires_two_factor(state: &AppState, tenant: &TenantId) -> Result<bool, ApiFailure> {
+    let raw = tenants::settings_json(&state.db, tenant.as_str()).await?;
+    Ok(raw
+        .and_then(|r| {
+            crate::domain::tenant_settings::parse::<crate::domain::tenant_settings::TenantSettings>(
+                &r,
+            )
+            .ok()
+        })
+        .is_some_and(|s| s.require_two_factor))
+}
+
+/// The caller of a request (cached per request), or `None` without valid credentials.
+pub async fn caller_of(req: &HttpRequest) -> Option<Caller> {
+    authenticate(req).await.ok()
 }
 
 /// Splits `sy_admin_<public id>_<secret>`.
@@ -226,6 +254,7 @@ async fn authenticate_token(
             token_id: stored.id,
         },
         client,
+        must_enrol_two_factor: false,
     })
 }
 

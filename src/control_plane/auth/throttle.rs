@@ -36,7 +36,10 @@ impl LoginThrottle {
 
     /// `Err(wait)` when any of the keys must wait before the next attempt.
     pub fn check(&self, keys: &[String]) -> Result<(), Duration> {
-        let now = Instant::now();
+        self.check_at(keys, Instant::now())
+    }
+
+    fn check_at(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
         let entries = self.lock();
         let wait = keys
             .iter()
@@ -54,7 +57,10 @@ impl LoginThrottle {
 
     /// Counts a failed attempt against every key.
     pub fn failure(&self, keys: &[String]) {
-        let now = Instant::now();
+        self.failure_at(keys, Instant::now());
+    }
+
+    fn failure_at(&self, keys: &[String], now: Instant) {
         let mut entries = self.lock();
         if entries.len() > PRUNE_AT {
             entries.retain(|_, e| now.duration_since(e.first_failure) < WINDOW);
@@ -106,5 +112,40 @@ mod tests {
         assert!(t.check(&keys).expect_err("throttled") > Duration::from_secs(1));
         t.success(&keys[0]);
         assert!(t.check(&keys).is_ok());
+    }
+
+    /// An attacker retrying as soon as allowed, for hours: at most 100 guesses in any hour,
+    /// and the account is never locked for longer than the longest delay.
+    #[test]
+    fn at_most_a_hundred_guesses_per_hour_and_no_lockout() {
+        let t = LoginThrottle::default();
+        let keys = vec!["account:victim@b.c".to_owned()];
+        let start = Instant::now();
+        let mut attempts = Vec::new();
+        let mut now = start;
+        let end = start + Duration::from_secs(3 * 3600);
+        while now < end {
+            match t.check_at(&keys, now) {
+                Ok(()) => {
+                    attempts.push(now);
+                    t.failure_at(&keys, now);
+                    now += Duration::from_millis(100);
+                }
+                Err(wait) => {
+                    assert!(wait <= MAX_DELAY, "locked for {wait:?}");
+                    now += wait;
+                }
+            }
+        }
+        for (i, first) in attempts.iter().enumerate() {
+            let within_hour = attempts[i..]
+                .iter()
+                .take_while(|a| a.duration_since(*first) < WINDOW)
+                .count();
+            assert!(within_hour <= 100, "{within_hour} guesses within an hour");
+        }
+        // Delays start after the 10th failure, and the owner can still get in later.
+        assert!(attempts[9].duration_since(start) < Duration::from_secs(2));
+        assert!(t.check_at(&keys, now + MAX_DELAY).is_ok());
     }
 }

@@ -12,7 +12,7 @@ use crate::control_plane::api::error::ApiFailure;
 use crate::control_plane::auth::accounts;
 use crate::control_plane::auth::principal::client_info;
 use crate::control_plane::invitations::{self, InvitationError, OpenInvitation};
-use crate::control_plane::pages::{htmx_available, page_csrf, signed_in};
+use crate::control_plane::pages::{htmx_available, page_csrf};
 use crate::state::AppState;
 
 impl From<InvitationError> for ApiFailure {
@@ -167,7 +167,7 @@ pub async fn accept(
     )
     .await
     {
-        Ok(opened) => signed_in(&state, opened),
+        Ok(step) => crate::control_plane::pages::login_step_response(&state, step),
         Err(e) => {
             tracing::error!(error = %e, "sign-in after accepting an invitation failed");
             super::see_other("/login")

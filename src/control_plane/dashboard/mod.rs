@@ -12,6 +12,7 @@ pub mod invite;
 pub mod keys;
 pub mod logs;
 pub mod overview;
+pub mod security;
 pub mod settings;
 pub mod teams;
 pub mod usage;
@@ -80,6 +81,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/usage.csv", web::get().to(usage::csv))
         .route("/app/logs", web::get().to(logs::page))
         .route("/app/audit", web::get().to(logs::audit))
+        .route("/app/account/security", web::get().to(security::page))
+        .route(
+            "/app/account/security/totp",
+            web::post().to(security::begin),
+        )
+        .route(
+            "/app/account/security/totp/confirm",
+            web::post().to(security::confirm),
+        )
+        .route(
+            "/app/account/security/totp/disable",
+            web::post().to(security::disable),
+        )
+        .route(
+            "/app/settings/two-factor",
+            web::post().to(security::set_required),
+        )
         .route("/app/settings", web::get().to(settings::page))
         .route("/app/settings", web::post().to(settings::save))
         .route(

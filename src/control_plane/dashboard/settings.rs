@@ -81,7 +81,8 @@ async fn team_limits(
     Ok(rows)
 }
 
-async fn show(
+/// Renders the settings page with an optional outcome (status and message).
+pub(crate) async fn show(
     req: &HttpRequest,
     state: &AppState,
     p: &Principal,
