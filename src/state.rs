@@ -42,6 +42,8 @@ pub struct Inner {
     pub health: Health,
     /// The batched request-log writer.
     pub logs: LogWriter,
+    /// Keys' last use, noted in memory by the data path and written in batches.
+    pub key_usage: crate::metering::key_usage::KeyUsage,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
     /// Dashboard and admin-API sessions.
@@ -135,6 +137,8 @@ impl AppState {
             settings.logs.retention_days,
             settings.logs.retention_interval,
         );
+        let key_usage = crate::metering::key_usage::KeyUsage::default();
+        let key_usage_writer = key_usage.spawn(db.clone());
         let credits = crate::billing::hold::Accounts::new(&settings, db.clone(), alerts.clone());
         Ok(Self(Arc::new(Inner {
             credits,
@@ -149,6 +153,7 @@ impl AppState {
             router,
             health,
             logs,
+            key_usage,
             concurrency,
             limiter,
             auth,
@@ -159,6 +164,7 @@ impl AppState {
                 refresher.abort_handle(),
                 sender.abort_handle(),
                 retention.abort_handle(),
+                key_usage_writer.abort_handle(),
             ],
         })))
     }
@@ -170,6 +176,9 @@ impl AppState {
             task.abort();
         }
         self.logs.flush().await;
+        if let Err(e) = self.key_usage.flush(&self.db).await {
+            tracing::warn!(error = %e, "key last-use times not written at shutdown");
+        }
         self.db.close().await;
     }
 }

@@ -60,6 +60,9 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
             "This API key may not be used from this origin.".to_owned(),
         ));
     }
+    state
+        .key_usage
+        .note(&key.tenant_id, &key.key_id, now_millis());
     Ok(key)
 }
 
