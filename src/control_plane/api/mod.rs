@@ -10,6 +10,7 @@ pub mod error;
 pub mod keys;
 pub mod platform;
 pub mod teams;
+pub mod tenant_config;
 pub mod tokens;
 pub mod usage;
 

@@ -11,6 +11,7 @@ pub mod invite;
 pub mod keys;
 pub mod logs;
 pub mod overview;
+pub mod providers;
 pub mod settings;
 pub mod teams;
 pub mod usage;
@@ -73,6 +74,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/usage.csv", web::get().to(usage::csv))
         .route("/app/logs", web::get().to(logs::page))
         .route("/app/audit", web::get().to(logs::audit))
+        .route("/app/providers", web::get().to(providers::page))
+        .route("/app/providers", web::post().to(providers::add))
+        .route("/app/providers/test", web::post().to(providers::test))
+        .route("/app/providers/remove", web::post().to(providers::remove))
         .route("/app/settings", web::get().to(settings::page))
         .route("/app/settings", web::post().to(settings::save))
         .route(

@@ -2,7 +2,11 @@
 //! routing, the playground, PII and cache settings) over plain HTTP forms, on both backends.
 
 mod keys;
+mod providers;
 
+use switchyard::domain::ids::{TenantId, UserId};
+use switchyard::domain::role::Role;
+use switchyard::domain::time::now_millis;
 use switchyard::storage::users;
 
 use super::pages::{Browser, Page, csrf_field};
@@ -63,4 +67,40 @@ pub(crate) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
         .unwrap_or_else(|| panic!("`{start}` in {html}"))
         + start.len();
     html[from..].split(end).next().unwrap()
+}
+
+/// The master key test apps seal credentials under.
+pub(crate) const MASTER_KEY: &str =
+    "2b7e151628aed2a6abf7158809cf4f3c2b7e151628aed2a6abf7158809cf4f3c";
+
+/// Adds `email` to the tenant with `role` and logs them in.
+pub(crate) async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> Browser {
+    let id = UserId::generate();
+    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
+        .await
+        .unwrap();
+    let mut tx = app.db.begin().await.unwrap();
+    users::insert(&mut tx, &id, email, &hash, now_millis())
+        .await
+        .unwrap();
+    users::add_membership(
+        &mut tx,
+        &TenantId::from_db(tenant.into()),
+        &id,
+        role,
+        now_millis(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut browser = Browser::new(app);
+    let done = submit(
+        &mut browser,
+        "/login",
+        "/login",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    browser
 }
