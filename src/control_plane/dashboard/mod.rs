@@ -10,8 +10,10 @@ pub mod chart;
 pub mod invite;
 pub mod keys;
 pub mod logs;
+pub mod models;
 pub mod overview;
 pub mod providers;
+pub mod route_form;
 pub mod settings;
 pub mod teams;
 pub mod usage;
@@ -78,6 +80,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/providers", web::post().to(providers::add))
         .route("/app/providers/test", web::post().to(providers::test))
         .route("/app/providers/remove", web::post().to(providers::remove))
+        .route("/app/models", web::get().to(models::page))
+        .route("/app/models", web::post().to(models::set_model))
+        .route("/app/models/remove", web::post().to(models::remove_model))
+        .route("/app/routes", web::post().to(models::set_route))
+        .route("/app/routes/remove", web::post().to(models::remove_route))
         .route("/app/settings", web::get().to(settings::page))
         .route("/app/settings", web::post().to(settings::save))
         .route(

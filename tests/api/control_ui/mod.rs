@@ -2,6 +2,7 @@
 //! routing, the playground, PII and cache settings) over plain HTTP forms, on both backends.
 
 mod keys;
+mod models;
 mod providers;
 
 use switchyard::domain::ids::{TenantId, UserId};
