@@ -44,3 +44,26 @@ impl From<RouteError> for ApiFailure {
         }
     }
 }
+
+impl From<crate::control_plane::pii::PiiError> for ApiFailure {
+    fn from(e: crate::control_plane::pii::PiiError) -> Self {
+        use crate::control_plane::pii::PiiError;
+        match e {
+            PiiError::NotFound(what) => ApiFailure::NotFound(what),
+            PiiError::Invalid(f) => f.into(),
+            PiiError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::control_plane::cache::CacheSettingsError> for ApiFailure {
+    fn from(e: crate::control_plane::cache::CacheSettingsError) -> Self {
+        use crate::control_plane::cache::CacheSettingsError;
+        match e {
+            CacheSettingsError::KeyNotFound => ApiFailure::NotFound("key".into()),
+            CacheSettingsError::TenantNotFound => ApiFailure::NotFound("tenant".into()),
+            CacheSettingsError::Invalid(f) => f.into(),
+            CacheSettingsError::Storage(s) => s.into(),
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod logs;
 pub mod models;
 pub mod overview;
+pub mod privacy;
 pub mod providers;
 pub mod route_form;
 pub mod settings;
@@ -85,6 +86,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/models/remove", web::post().to(models::remove_model))
         .route("/app/routes", web::post().to(models::set_route))
         .route("/app/routes/remove", web::post().to(models::remove_route))
+        .route("/app/settings/privacy", web::get().to(privacy::page))
+        .route("/app/settings/pii", web::post().to(privacy::save_pii))
+        .route("/app/settings/cache", web::post().to(privacy::save_cache))
         .route("/app/settings", web::get().to(settings::page))
         .route("/app/settings", web::post().to(settings::save))
         .route(

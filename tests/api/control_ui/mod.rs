@@ -3,6 +3,7 @@
 
 mod keys;
 mod models;
+mod privacy;
 mod providers;
 
 use switchyard::domain::ids::{TenantId, UserId};
