@@ -44,6 +44,8 @@ pub struct Inner {
     pub logs: LogWriter,
     /// Keys' last use, noted in memory by the data path and written in batches.
     pub key_usage: crate::metering::key_usage::KeyUsage,
+    /// Single-use tokens the dashboard's playground calls `/v1` with.
+    pub internal_keys: crate::policy::internal_keys::InternalKeys,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
     /// Dashboard and admin-API sessions.
@@ -154,6 +156,7 @@ impl AppState {
             health,
             logs,
             key_usage,
+            internal_keys: Default::default(),
             concurrency,
             limiter,
             auth,

@@ -5,6 +5,7 @@ pub mod access;
 pub mod auth;
 pub mod budget;
 pub mod byok;
+pub mod internal_keys;
 pub mod limits;
 pub mod pii;
 pub mod rate_limit;

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod logs;
 pub mod models;
 pub mod overview;
+pub mod playground;
 pub mod privacy;
 pub mod providers;
 pub mod route_form;
@@ -89,6 +90,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/settings/privacy", web::get().to(privacy::page))
         .route("/app/settings/pii", web::post().to(privacy::save_pii))
         .route("/app/settings/cache", web::post().to(privacy::save_cache))
+        .route("/app/playground", web::get().to(playground::page))
+        .route("/app/playground", web::post().to(playground::send_chat))
         .route("/app/settings", web::get().to(settings::page))
         .route("/app/settings", web::post().to(settings::save))
         .route(

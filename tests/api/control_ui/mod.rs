@@ -3,6 +3,7 @@
 
 mod keys;
 mod models;
+mod playground;
 mod privacy;
 mod providers;
 
