@@ -6,7 +6,9 @@
 pub mod activity;
 pub mod auth;
 pub mod budgets;
+pub mod byok;
 pub mod error;
+pub mod gateway_config;
 pub mod keys;
 pub mod platform;
 pub mod teams;
@@ -55,6 +57,20 @@ api_routes! {
     get "/v1/budgets" => budgets::list,
     put "/v1/budgets" => budgets::set,
     delete "/v1/budgets" => budgets::delete,
+    get "/v1/providers" => byok::list_providers,
+    post "/v1/providers" => byok::add_provider,
+    delete "/v1/providers/{name}" => byok::remove_provider,
+    post "/v1/providers/{name}/test" => byok::test_provider,
+    get "/v1/models" => byok::list_models,
+    put "/v1/models/{name}" => byok::set_model,
+    delete "/v1/models/{name}" => byok::remove_model,
+    get "/v1/routes" => gateway_config::list_routes,
+    put "/v1/routes/{name}" => gateway_config::set_route,
+    delete "/v1/routes/{name}" => gateway_config::delete_route,
+    get "/v1/pii" => gateway_config::get_pii,
+    put "/v1/pii" => gateway_config::put_pii,
+    get "/v1/cache" => gateway_config::get_cache,
+    patch "/v1/cache" => gateway_config::patch_cache,
     get "/v1/tokens" => tokens::list,
     post "/v1/tokens" => tokens::create,
     delete "/v1/tokens/{id}" => tokens::revoke,
@@ -114,6 +130,11 @@ impl Modify for SecuritySchemes {
         teams::list_teams, teams::create_team, teams::add_team_member, teams::remove_team_member,
         teams::list_members, teams::set_role, teams::remove_member,
         budgets::list, budgets::set, budgets::delete,
+        byok::list_providers, byok::add_provider, byok::remove_provider, byok::test_provider,
+        byok::list_models, byok::set_model, byok::remove_model,
+        gateway_config::list_routes, gateway_config::set_route, gateway_config::delete_route,
+        gateway_config::get_pii, gateway_config::put_pii,
+        gateway_config::get_cache, gateway_config::patch_cache,
         tokens::list, tokens::create, tokens::revoke,
         activity::list_notifications, activity::mark_read, activity::audit_log,
         usage::usage_report, usage::logs,

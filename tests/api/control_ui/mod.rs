@@ -1,6 +1,7 @@
 //! The dashboard's configuration pages (keys' limits and last use, providers, models and
 //! routing, the playground, PII and cache settings) over plain HTTP forms, on both backends.
 
+mod api;
 mod keys;
 mod models;
 mod playground;
