@@ -42,6 +42,10 @@ pub struct Inner {
     pub health: Health,
     /// The batched request-log writer.
     pub logs: LogWriter,
+    /// Keys' last use, noted in memory by the data path and written in batches.
+    pub key_usage: crate::metering::key_usage::KeyUsage,
+    /// Single-use tokens the dashboard's playground calls `/v1` with.
+    pub internal_keys: crate::policy::internal_keys::InternalKeys,
     /// Per-minute request and token limits.
     pub limiter: RateLimiter,
     /// Dashboard and admin-API sessions.
@@ -138,6 +142,8 @@ impl AppState {
             settings.logs.retention_days,
             settings.logs.retention_interval,
         );
+        let key_usage = crate::metering::key_usage::KeyUsage::default();
+        let key_usage_writer = key_usage.spawn(db.clone());
         let credits = crate::billing::hold::Accounts::new(&settings, db.clone(), alerts.clone());
         Ok(Self(Arc::new(Inner {
             credits,
@@ -152,6 +158,8 @@ impl AppState {
             router,
             health,
             logs,
+            key_usage,
+            internal_keys: Default::default(),
             concurrency,
             limiter,
             auth,
@@ -163,6 +171,7 @@ impl AppState {
                 refresher.abort_handle(),
                 sender.abort_handle(),
                 retention.abort_handle(),
+                key_usage_writer.abort_handle(),
             ]
             .into_iter()
             .chain(spend_flusher.map(|t| t.abort_handle()))
@@ -178,6 +187,9 @@ impl AppState {
         }
         self.logs.flush().await;
         self.budgets.flush(&self.alerts).await;
+        if let Err(e) = self.key_usage.flush(&self.db).await {
+            tracing::warn!(error = %e, "key last-use times not written at shutdown");
+        }
         self.db.close().await;
     }
 }

@@ -3,10 +3,12 @@
 //! The dashboard in a real headless Chromium (issue 6, acceptance 1 and 2): the real app and a
 //! local OpenAI-format provider run here; `tests/e2e/dashboard.mjs` (playwright-core driving
 //! the system Chromium) signs up, creates a team, mints a key and copies it, calls
-//! `/v1/chat/completions` with it, sets a team budget with an 80 % alert, waits for the spend
-//! and the request in Usage and Logs, buys credits through the local Stripe server's hosted
-//! checkout (issue 8, acceptance 4) and sees the new balance on the Credits page, screenshots
-//! every page at 1280×800 and 390×844 into
+//! `/v1/chat/completions` with it, sets a team budget with an 80 % alert, adds a provider
+//! credential (the local mock; private networks allowed), a model and a route, chats in the
+//! playground and sees the answer and its cost, waits for the spend and the request in Usage
+//! and Logs, buys credits through the local Stripe server's hosted checkout (issue 8,
+//! acceptance 4) and sees the new balance on the Credits page, screenshots every page at
+//! 1280×800 and 390×844 into
 //! `target/screenshots/`, and fails on any CSP violation, console error or page error.
 //!
 //! Skipped with a printed reason when node, the npm packages or Chromium are missing, unless
@@ -62,6 +64,8 @@ async fn dashboard_in_headless_chromium() {
     let url = mock.base_url.clone();
     let stripe_server = StripeServer::start().await;
     let stripe_base = stripe_server.base_url.clone();
+    // The tenant's own provider (added in the browser) is this same local mock.
+    let own_provider = mock.base_url.clone();
     let app = spawn_app_with(
         Backend::Sqlite,
         move |s| {
@@ -69,6 +73,10 @@ async fn dashboard_in_headless_chromium() {
             s.stripe.api_base = stripe_base;
             s.stripe.secret_key = Some(switchyard::config::Secret::new(stripe::SECRET_KEY));
             s.stripe.webhook_secret = Some(switchyard::config::Secret::new(stripe::WEBHOOK_SECRET));
+            s.master_key = Some(switchyard::config::Secret::new(
+                "2b7e151628aed2a6abf7158809cf4f3c2b7e151628aed2a6abf7158809cf4f3c",
+            ));
+            s.egress.allow_private_networks = true;
         },
         None,
     )
@@ -83,6 +91,7 @@ async fn dashboard_in_headless_chromium() {
         .env("DASHBOARD_URL", &app.address)
         .env("GATEWAY_URL", &app.address)
         .env("MODEL", "gpt-e2e")
+        .env("PROVIDER_URL", &own_provider)
         .env("CHROMIUM_PATH", chromium())
         .env("SCREENSHOT_DIR", &shots)
         .spawn()
@@ -104,6 +113,10 @@ async fn dashboard_in_headless_chromium() {
         !mock.received().is_empty(),
         "the call from the browser test reached the provider mock"
     );
+    assert!(
+        shots.join("playground-answer-desktop.png").is_file(),
+        "the playground answered in the browser"
+    );
     let sessions = stripe_server.sessions();
     assert_eq!(sessions.len(), 1, "the browser started one Checkout");
     assert_eq!(sessions[0].object["status"], "complete", "and paid it");
@@ -113,7 +126,18 @@ async fn dashboard_in_headless_chromium() {
         "every webhook delivery was accepted: {deliveries:?}"
     );
     for name in [
-        "overview", "keys", "teams", "budgets", "credits", "usage", "logs", "settings",
+        "overview",
+        "keys",
+        "teams",
+        "budgets",
+        "credits",
+        "usage",
+        "logs",
+        "settings",
+        "providers",
+        "models",
+        "playground",
+        "privacy",
     ] {
         for size in ["desktop", "phone"] {
             let file = shots.join(format!("{name}-{size}.png"));

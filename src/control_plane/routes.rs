@@ -50,8 +50,13 @@ pub async fn set(
     models: &[&str],
     actor: Actor<'_>,
 ) -> Result<RouteSummary, RouteError> {
-    validate_routes(std::slice::from_ref(&route), models)
-        .map_err(|e| FieldError::new("route", e.to_string()))?;
+    validate_routes(std::slice::from_ref(&route), models).map_err(|e| match e {
+        // `routes.targets.weight` → `targets.weight`: the field of this route at fault.
+        crate::config::ConfigError::Value { key, message } => {
+            FieldError::new(key.strip_prefix("routes.").unwrap_or(key), message)
+        }
+        other => FieldError::new("route", other.to_string()),
+    })?;
     let definition =
         serde_json::to_value(&route).map_err(|e| FieldError::new("route", e.to_string()))?;
     let now = now_millis();

@@ -12,7 +12,7 @@ use crate::domain::time::now_millis;
 use crate::metering::log::{LogDraft, Settlement};
 use crate::policy::rate_limit::Decision;
 use crate::policy::snapshot::KeyPolicy;
-use crate::policy::{access, auth, budget, limits};
+use crate::policy::{access, auth, budget, internal_keys, limits};
 use crate::providers::types::{ChatRequest, Part, Role};
 use crate::providers::{ErrorKind, ProviderError};
 use crate::routing::rules::Features;
@@ -25,8 +25,11 @@ pub const STRICT_HEADER: &str = "x-switchyard-strict";
 /// Authenticates the caller's virtual key and checks where the call comes from.
 pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy>, ProviderError> {
     let snapshot = state.policy.current();
-    let key = auth::authenticate(&snapshot, auth::presented_key(req.headers()), now_millis())
-        .map_err(|e| auth_error(&e))?;
+    let presented = auth::presented_key(req.headers());
+    if let Some(token) = presented.filter(|k| k.starts_with(internal_keys::PREFIX)) {
+        return internal(state, &snapshot, token);
+    }
+    let key = auth::authenticate(&snapshot, presented, now_millis()).map_err(|e| auth_error(&e))?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let denied = |code: &str, message: String| {
         let mut e = ProviderError::new(ErrorKind::PermissionDenied, message).with_code(code);
@@ -59,6 +62,35 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
             "This API key may not be used from this origin.".to_owned(),
         ));
     }
+    state
+        .key_usage
+        .note(&key.tenant_id, &key.key_id, now_millis());
+    Ok(key)
+}
+
+/// The key an internal (playground) token acts as. The dashboard user was authenticated and
+/// authorised for the tenant when the token was issued; client address and origin checks do
+/// not apply (the call comes from the gateway itself).
+fn internal(
+    state: &AppState,
+    snapshot: &crate::policy::snapshot::Snapshot,
+    token: &str,
+) -> Result<Arc<KeyPolicy>, ProviderError> {
+    let invalid = || auth_error(&auth::AuthError::Invalid("sy_internal_…".into()));
+    let (tenant, key_id) = state.internal_keys.redeem(token).ok_or_else(invalid)?;
+    let key = snapshot
+        .credentials
+        .values()
+        .find(|c| c.valid_until.is_none() && c.key.key_id == key_id && c.key.tenant_id == tenant)
+        .map(|c| c.key.clone())
+        .ok_or_else(invalid)?;
+    if key.expires_at.is_some_and(|at| now_millis() >= at) {
+        return Err(auth_error(&auth::AuthError::Expired));
+    }
+    if snapshot.suspended_tenants.contains(&tenant) {
+        return Err(auth_error(&auth::AuthError::TenantSuspended));
+    }
+    state.key_usage.note(&tenant, &key_id, now_millis());
     Ok(key)
 }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod budget;
 pub mod budget_arbiter;
 pub mod byok;
+pub mod internal_keys;
 pub mod limits;
 pub mod pii;
 pub mod rate_limit;

@@ -248,6 +248,7 @@ pub struct KeyUpdate<'a> {
     pub allowed_models: String,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
+    pub max_concurrent: Option<i64>,
     pub allowed_ips: String,
     pub allowed_referrers: String,
     pub expires_at: Option<EpochMillis>,
@@ -269,6 +270,7 @@ pub async fn update(
                 .value(VirtualKeys::AllowedModels, u.allowed_models.clone())
                 .value(VirtualKeys::RpmLimit, u.rpm_limit)
                 .value(VirtualKeys::TpmLimit, u.tpm_limit)
+                .value(VirtualKeys::MaxConcurrent, u.max_concurrent)
                 .value(VirtualKeys::AllowedIps, u.allowed_ips.clone())
                 .value(VirtualKeys::AllowedReferrers, u.allowed_referrers.clone())
                 .value(VirtualKeys::ExpiresAt, u.expires_at)
@@ -279,4 +281,27 @@ pub async fn update(
         )
         .await?;
     Ok(changed == 1)
+}
+
+/// Records that a key of the tenant was used at `at`, unless a later use is already stored.
+pub async fn touch_last_used(
+    tx: &mut Tx,
+    tenant: &str,
+    id: &str,
+    at: EpochMillis,
+) -> Result<(), StorageError> {
+    tx.execute(
+        Query::update()
+            .table(VirtualKeys::Table)
+            .value(VirtualKeys::LastUsedAt, at)
+            .and_where(Expr::col(VirtualKeys::TenantId).eq(tenant))
+            .and_where(Expr::col(VirtualKeys::Id).eq(id))
+            .and_where(
+                Expr::col(VirtualKeys::LastUsedAt)
+                    .is_null()
+                    .or(Expr::col(VirtualKeys::LastUsedAt).lt(at)),
+            ),
+    )
+    .await?;
+    Ok(())
 }

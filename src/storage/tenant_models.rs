@@ -91,6 +91,7 @@ pub struct ModelRow {
     pub input_nusd_per_mtok: Option<i64>,
     pub output_nusd_per_mtok: Option<i64>,
     pub allow_unpriced: bool,
+    pub max_output_tokens: Option<i64>,
 }
 
 /// Creates or replaces the tenant's model of that name.
@@ -169,6 +170,7 @@ pub async fn list(db: &Db, tenant: &TenantId) -> Result<Vec<ModelRow>, StorageEr
                 Models::InputNusdPerMtok,
                 Models::OutputNusdPerMtok,
                 Models::AllowUnpriced,
+                Models::MaxOutputTokens,
             ])
             .from(Models::Table)
             .and_where(Expr::col(Models::TenantId).eq(tenant.as_str()))

@@ -14,6 +14,7 @@ mod cache;
 mod cli;
 mod config_errors;
 mod conformance;
+mod control_ui;
 mod credits;
 mod dashboard_pages;
 mod governance;

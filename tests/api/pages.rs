@@ -75,6 +75,24 @@ impl Browser {
             .form(form);
         self.send(req).await
     }
+
+    /// Posts a form with extra headers (e.g. `hx-request` for an htmx partial).
+    pub(crate) async fn post_with_headers(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("origin", self.address.clone())
+            .form(form);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.send(req).await
+    }
 }
 
 pub(crate) fn csrf_field(html: &str) -> String {

@@ -53,6 +53,17 @@ pub struct UpdateKeyRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>)]
     pub tpm: Option<Option<u32>>,
+    /// Requests in flight at once; `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub max_concurrent: Option<Option<u32>>,
+    /// The key's budget in USD (e.g. `"25"` or `25.5`); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub budget_usd: Option<Option<serde_json::Value>>,
+    /// The budget's period (default `monthly`); used with `budget_usd`.
+    #[schema(value_type = Option<String>)]
+    pub budget_period: Option<BudgetPeriod>,
     pub allowed_ips: Option<Vec<String>>,
     pub allowed_referrers: Option<Vec<String>>,
     /// A duration from now such as `30d`, or `null` for no expiry.
@@ -107,6 +118,15 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(key))
 }
 
+/// A USD amount sent as a string or a number.
+fn usd_amount(v: &serde_json::Value) -> Result<NanoUsd, ApiFailure> {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    NanoUsd::parse_usd(&text).map_err(|e| ApiFailure::field("budget_usd", e.to_string()))
+}
+
 /// Mints a key; the secret is in this answer only.
 #[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
     request_body = CreateKeyRequest,
@@ -120,16 +140,7 @@ pub async fn create(
     let body = body.into_inner();
     let budget = match &body.budget_usd {
         None | Some(serde_json::Value::Null) => None,
-        Some(v) => {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            Some(
-                NanoUsd::parse_usd(&text)
-                    .map_err(|e| ApiFailure::field("budget_usd", e.to_string()))?,
-            )
-        }
+        Some(v) => Some(usd_amount(v)?),
     };
     let spec = KeySpec {
         name: body.name,
@@ -188,6 +199,15 @@ pub async fn update(
         models: body.models,
         rpm: body.rpm,
         tpm: body.tpm,
+        max_concurrent: body.max_concurrent,
+        budget: match body.budget_usd {
+            Some(Some(v)) => Some(Some((
+                usd_amount(&v)?,
+                body.budget_period.unwrap_or_default(),
+            ))),
+            Some(None) => Some(None),
+            None => None,
+        },
         allowed_ips: body.allowed_ips,
         allowed_referrers: body.allowed_referrers,
         expires_in: body

@@ -6,11 +6,14 @@
 pub mod activity;
 pub mod auth;
 pub mod budgets;
+pub mod byok;
 pub mod credits;
 pub mod error;
+pub mod gateway_config;
 pub mod keys;
 pub mod platform;
 pub mod teams;
+pub mod tenant_config;
 pub mod tokens;
 pub mod two_factor;
 pub mod usage;
@@ -67,6 +70,20 @@ api_routes! {
     get "/v1/credits/ledger" => credits::ledger,
     post "/v1/credits/checkout" => credits::checkout,
     put "/v1/credits/auto-recharge" => credits::set_auto_recharge,
+    get "/v1/providers" => byok::list_providers,
+    post "/v1/providers" => byok::add_provider,
+    delete "/v1/providers/{name}" => byok::remove_provider,
+    post "/v1/providers/{name}/test" => byok::test_provider,
+    get "/v1/models" => byok::list_models,
+    put "/v1/models/{name}" => byok::set_model,
+    delete "/v1/models/{name}" => byok::remove_model,
+    get "/v1/routes" => gateway_config::list_routes,
+    put "/v1/routes/{name}" => gateway_config::set_route,
+    delete "/v1/routes/{name}" => gateway_config::delete_route,
+    get "/v1/pii" => gateway_config::get_pii,
+    put "/v1/pii" => gateway_config::put_pii,
+    get "/v1/cache" => gateway_config::get_cache,
+    patch "/v1/cache" => gateway_config::patch_cache,
     get "/v1/tokens" => tokens::list,
     post "/v1/tokens" => tokens::create,
     delete "/v1/tokens/{id}" => tokens::revoke,
@@ -129,6 +146,11 @@ impl Modify for SecuritySchemes {
         teams::list_members, teams::set_role, teams::remove_member,
         budgets::list, budgets::set, budgets::delete,
         credits::show, credits::ledger, credits::checkout, credits::set_auto_recharge,
+        byok::list_providers, byok::add_provider, byok::remove_provider, byok::test_provider,
+        byok::list_models, byok::set_model, byok::remove_model,
+        gateway_config::list_routes, gateway_config::set_route, gateway_config::delete_route,
+        gateway_config::get_pii, gateway_config::put_pii,
+        gateway_config::get_cache, gateway_config::patch_cache,
         tokens::list, tokens::create, tokens::revoke,
         activity::list_notifications, activity::mark_read, activity::audit_log,
         usage::usage_report, usage::logs,

@@ -14,6 +14,7 @@ use crate::control_plane::auth::principal::Principal;
 use crate::control_plane::key_update::{self, KeyChanges};
 use crate::control_plane::keys::{self, IssuedKey, KeySpec, KeyStatus, KeySummary};
 use crate::control_plane::members;
+use crate::domain::budget::BudgetPeriod;
 use crate::domain::money::NanoUsd;
 use crate::domain::role::Role;
 use crate::domain::time::now_millis;
@@ -57,6 +58,8 @@ struct KeyEditPage {
     ips: String,
     referrers: String,
     expires: String,
+    budget: String,
+    period: String,
 }
 
 dashboard_page!(KeysPage, KeyEditPage);
@@ -206,16 +209,21 @@ pub struct MintForm {
     expires_in: String,
 }
 
+/// A budget period from a form field (blank is monthly).
+fn period(text: &str) -> Result<BudgetPeriod, ApiFailure> {
+    match blank_none(text) {
+        Some(p) => serde_json::from_value(serde_json::Value::String(p.clone()))
+            .map_err(|_| ApiFailure::field("budget_period", format!("`{p}` is not a period"))),
+        None => Ok(BudgetPeriod::default()),
+    }
+}
+
 async fn mint_key(state: &AppState, p: &Principal, f: MintForm) -> Result<IssuedKey, ApiFailure> {
     p.require(Role::Member)?;
     let budget = blank_none(&f.budget_usd)
         .map(|t| NanoUsd::parse_usd(&t).map_err(|e| ApiFailure::field("budget_usd", e.to_string())))
         .transpose()?;
-    let budget_period = match blank_none(&f.budget_period) {
-        Some(p) => serde_json::from_value(serde_json::Value::String(p.clone()))
-            .map_err(|_| ApiFailure::field("budget_period", format!("`{p}` is not a period")))?,
-        None => Default::default(),
-    };
+    let budget_period = period(&f.budget_period)?;
     let spec = KeySpec {
         name: blank_none(&f.name),
         team: blank_none(&f.team),
@@ -340,6 +348,14 @@ async fn edit_view(
         ips: key.allowed_ips.join("\n"),
         referrers: key.allowed_referrers.join("\n"),
         expires: key.expires_at.clone().unwrap_or_default(),
+        budget: key
+            .budget_usd
+            .map(|b| format!("{b:.2}"))
+            .unwrap_or_default(),
+        period: key
+            .budget_period
+            .clone()
+            .unwrap_or_else(|| "monthly".into()),
         key,
     };
     render(status_code, &page)
@@ -369,6 +385,13 @@ pub struct EditForm {
     #[serde(default)]
     tpm: String,
     #[serde(default)]
+    max_concurrent: String,
+    /// Blank removes the key's budget.
+    #[serde(default)]
+    budget_usd: String,
+    #[serde(default)]
+    budget_period: String,
+    #[serde(default)]
     allowed_ips: String,
     #[serde(default)]
     allowed_referrers: String,
@@ -396,11 +419,21 @@ pub async fn edit(
             "never" => Some(None),
             text => Some(duration("expires_in", text)?),
         };
+        let budget = match blank_none(&f.budget_usd) {
+            Some(amount) => Some((
+                NanoUsd::parse_usd(&amount)
+                    .map_err(|e| ApiFailure::field("budget_usd", e.to_string()))?,
+                period(&f.budget_period)?,
+            )),
+            None => None,
+        };
         let changes = KeyChanges {
             name: Some(f.name.trim().to_owned()),
             models: Some(list(&f.models)),
             rpm: Some(number("rpm", &f.rpm)?),
             tpm: Some(number("tpm", &f.tpm)?),
+            max_concurrent: Some(number("max_concurrent", &f.max_concurrent)?),
+            budget: Some(budget),
             allowed_ips: Some(list(&f.allowed_ips)),
             allowed_referrers: Some(list(&f.allowed_referrers)),
             expires_in,

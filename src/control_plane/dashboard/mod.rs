@@ -11,7 +11,12 @@ pub mod credits;
 pub mod invite;
 pub mod keys;
 pub mod logs;
+pub mod models;
 pub mod overview;
+pub mod playground;
+pub mod privacy;
+pub mod providers;
+pub mod route_form;
 pub mod security;
 pub mod settings;
 pub mod teams;
@@ -98,6 +103,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/app/settings/two-factor",
             web::post().to(security::set_required),
         )
+        .route("/app/providers", web::get().to(providers::page))
+        .route("/app/providers", web::post().to(providers::add))
+        .route("/app/providers/test", web::post().to(providers::test))
+        .route("/app/providers/remove", web::post().to(providers::remove))
+        .route("/app/models", web::get().to(models::page))
+        .route("/app/models", web::post().to(models::set_model))
+        .route("/app/models/remove", web::post().to(models::remove_model))
+        .route("/app/routes", web::post().to(models::set_route))
+        .route("/app/routes/remove", web::post().to(models::remove_route))
+        .route("/app/settings/privacy", web::get().to(privacy::page))
+        .route("/app/settings/pii", web::post().to(privacy::save_pii))
+        .route("/app/settings/cache", web::post().to(privacy::save_cache))
+        .route("/app/playground", web::get().to(playground::page))
+        .route("/app/playground", web::post().to(playground::send_chat))
         .route("/app/settings", web::get().to(settings::page))
         .route("/app/settings", web::post().to(settings::save))
         .route(

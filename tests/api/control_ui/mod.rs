@@ -1,0 +1,110 @@
+//! The dashboard's configuration pages (keys' limits and last use, providers, models and
+//! routing, the playground, PII and cache settings) over plain HTTP forms, on both backends.
+
+mod api;
+mod keys;
+mod models;
+mod playground;
+mod privacy;
+mod providers;
+
+use switchyard::domain::ids::{TenantId, UserId};
+use switchyard::domain::role::Role;
+use switchyard::domain::time::now_millis;
+use switchyard::storage::users;
+
+use super::pages::{Browser, Page, csrf_field};
+use crate::common::TestApp;
+use crate::common::dashboard::PASSWORD;
+
+/// Signs up `email` with a new organisation through the form; the browser and the tenant id.
+pub(crate) async fn sign_up(app: &TestApp, email: &str, organization: &str) -> (Browser, String) {
+    let mut browser = Browser::new(app);
+    let form = browser.get("/signup").await;
+    let token = csrf_field(&form.html);
+    let done = browser
+        .post(
+            "/signup",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", PASSWORD),
+                ("organization", organization),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let user = users::find_by_email(&app.db, email)
+        .await
+        .unwrap()
+        .map(|u| u.id)
+        .unwrap();
+    let tenant = users::memberships_of_user(&app.db, &user)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+        .tenant_id;
+    (browser, tenant)
+}
+
+/// Gets `path` and posts `form` (with the page's CSRF token) to `action`.
+pub(crate) async fn submit(
+    browser: &mut Browser,
+    path: &str,
+    action: &str,
+    form: &[(&str, &str)],
+) -> Page {
+    let page = browser.get(path).await;
+    assert_eq!(page.status, 200, "{path}: {}", page.html);
+    let token = csrf_field(&page.html);
+    let mut fields = vec![("csrf_token", token.as_str())];
+    fields.extend_from_slice(form);
+    browser.post(action, &fields).await
+}
+
+/// The text between `start` and the next `end` in `html`.
+pub(crate) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("`{start}` in {html}"))
+        + start.len();
+    html[from..].split(end).next().unwrap()
+}
+
+/// The master key test apps seal credentials under.
+pub(crate) const MASTER_KEY: &str =
+    "2b7e151628aed2a6abf7158809cf4f3c2b7e151628aed2a6abf7158809cf4f3c";
+
+/// Adds `email` to the tenant with `role` and logs them in.
+pub(crate) async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> Browser {
+    let id = UserId::generate();
+    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
+        .await
+        .unwrap();
+    let mut tx = app.db.begin().await.unwrap();
+    users::insert(&mut tx, &id, email, &hash, now_millis())
+        .await
+        .unwrap();
+    users::add_membership(
+        &mut tx,
+        &TenantId::from_db(tenant.into()),
+        &id,
+        role,
+        now_millis(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut browser = Browser::new(app);
+    let done = submit(
+        &mut browser,
+        "/login",
+        "/login",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    browser
+}
