@@ -25,6 +25,8 @@ const GLOBAL_TABLES: &[&str] = &[
     "user_totp",
     "user_recovery_codes",
     "stripe_events",
+    // Refunds and disputes that arrived before their purchase: their tenant is not known yet.
+    "stripe_pending_events",
     "change_versions",
     "_sqlx_migrations",
 ];

@@ -54,7 +54,8 @@ fn now_secs() -> u64 {
 }
 
 /// Starts and confirms enrolment; returns the authenticator and the recovery codes.
-async fn enrol(d: &mut Dashboard) -> (TOTP, Vec<String>) {
+/// Enrols; returns the authenticator, the recovery codes and the time whose code confirmed.
+async fn enrol(d: &mut Dashboard) -> (TOTP, Vec<String>, u64) {
     let started = d.post("/api/v1/me/two-factor", json!({})).await;
     assert_eq!(started.status, 201, "{started:?}");
     let uri = started.body["otpauth_uri"].as_str().unwrap();
@@ -62,10 +63,11 @@ async fn enrol(d: &mut Dashboard) -> (TOTP, Vec<String>) {
     let secret = started.body["secret"].as_str().unwrap().to_owned();
     assert!(uri.contains(&format!("secret={secret}")), "{uri}");
     let totp = authenticator(&secret);
+    let confirmed_at = now_secs();
     let confirmed = d
         .post(
             "/api/v1/me/two-factor/confirm",
-            json!({ "code": totp.generate(now_secs()) }),
+            json!({ "code": totp.generate(confirmed_at) }),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{confirmed:?}");
@@ -76,7 +78,7 @@ async fn enrol(d: &mut Dashboard) -> (TOTP, Vec<String>) {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes.len(), 10);
-    (totp, codes)
+    (totp, codes, confirmed_at)
 }
 
 /// Password step; returns the answer and the client (without a session).
@@ -131,7 +133,7 @@ async fn totp_enrolment_login_replay_recovery_and_disable(backend: Backend) {
     assert_eq!(wrong.body["error"]["field"], "code");
 
     // A new start replaces the unconfirmed secret; confirming turns it on.
-    let (totp, recovery) = enrol(&mut owner).await;
+    let (totp, recovery, confirmed_at) = enrol(&mut owner).await;
     let secret_b32 = totp.get_secret_base32();
     assert!(
         columns_containing(&app.db, &secret_b32).await.is_empty(),
@@ -150,8 +152,9 @@ async fn totp_enrolment_login_replay_recovery_and_disable(backend: Backend) {
     assert!(client.session_cookie().is_none());
     let pending = answer.body["pending_token"].as_str().unwrap().to_owned();
 
-    // The code used to confirm (this step) is spent; the next step's code works once.
-    let spent = code_step(&mut client, &pending, &totp.generate(now_secs())).await;
+    // The code used to confirm is spent (even if the clock has moved on a step since); the
+    // next step's code works once.
+    let spent = code_step(&mut client, &pending, &totp.generate(confirmed_at)).await;
     assert_eq!(spent.status, 401, "a code was accepted twice: {spent:?}");
     let next = totp.generate(now_secs() + 30);
     let ok = code_step(&mut client, &pending, &next).await;
@@ -212,7 +215,7 @@ async fn failed_codes_are_throttled_and_pending_tokens_are_not_sessions(backend:
         return;
     };
     let mut owner = Dashboard::signup(&app, "bo@acme.test", "Acme").await;
-    let (totp, _) = enrol(&mut owner).await;
+    let (totp, _, _) = enrol(&mut owner).await;
     let (answer, mut client) = password_step(&app, "bo@acme.test").await;
     let pending = answer.body["pending_token"].as_str().unwrap().to_owned();
 
@@ -301,7 +304,7 @@ async fn owner_requires_two_factor_for_every_member(backend: Backend) {
         )
         .await;
     assert_eq!(by_admin.status, 403, "{by_admin:?}");
-    let (totp, _) = enrol(&mut owner).await;
+    let (totp, _, _) = enrol(&mut owner).await;
     let on = owner
         .call(
             Method::PUT,
