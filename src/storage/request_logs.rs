@@ -309,10 +309,11 @@ pub async fn double_for_benchmark(
     ];
     let mut select = Query::select();
     select
-        .expr(Expr::cust_with_exprs(
-            "$1 || $2",
-            [Expr::col(L::Id), Expr::val(suffix)],
-        ))
+        .expr(
+            sea_query::Func::cust("concat")
+                .arg(Expr::col(L::Id))
+                .arg(Expr::val(suffix)),
+        )
         .columns(copied)
         .expr(Expr::col(L::CreatedAt).add(shift_ms))
         .from(L::Table)
