@@ -75,8 +75,9 @@ pub struct Capture {
     ttl: Duration,
     /// The semantic index, partition and unit vector of the prompt.
     semantic: Option<(Arc<SemanticIndex>, String, Vec<f32>)>,
-    /// The request asked for several choices.
-    multiple: bool,
+    /// The request asked for several choices and did not opt in to caching tool-call answers
+    /// (`x-switchyard-cache-tool-calls: true`): an answer with tool calls is not stored.
+    skip_tool_calls: bool,
     assembler: Assembler,
 }
 
@@ -96,11 +97,7 @@ impl Capture {
     }
 
     async fn store(self, answer: ChatResponse, cost_nusd: i64, provider: String, served: String) {
-        let has_tool_calls = answer
-            .choices
-            .iter()
-            .any(|c| !c.message.tool_calls.is_empty());
-        if self.multiple && has_tool_calls {
+        if self.skip_tool_calls && store::has_tool_calls(&answer) {
             return;
         }
         let expires_at = now_millis() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 2);
@@ -170,8 +167,13 @@ async fn lookup_inner(
         route: route.to_owned(),
     };
     let exact_key = key::exact(&scope, chat);
+    // Several choices with tool calls are only cached, and only served from the cache, when the
+    // request opts in.
+    let skip_tool_calls = chat.n.is_some_and(|n| n > 1) && !effective.tool_calls;
+    let servable = |entry: &CachedAnswer| !(skip_tool_calls && entry.has_tool_calls());
     if effective.read
         && let Some(entry) = cache.exact.get(&exact_key).await
+        && servable(&entry)
     {
         return Some(Hit {
             entry,
@@ -183,7 +185,7 @@ async fn lookup_inner(
         key: exact_key,
         ttl: effective.ttl,
         semantic: None,
-        multiple: chat.n.is_some_and(|n| n > 1),
+        skip_tool_calls,
         assembler: Assembler::default(),
     };
     let semantic = match (&effective.embedding_model, effective.exact_only) {
@@ -200,6 +202,7 @@ async fn lookup_inner(
         if effective.read
             && let Some(entry) =
                 semantic_match(cache, &partition, &vector, effective.threshold).await
+            && servable(&entry)
         {
             return Some(Hit {
                 entry,
