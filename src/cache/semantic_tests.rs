@@ -183,3 +183,21 @@ fn unit_cosine_is_never_negative() {
     let w: Vec<f32> = v.iter().map(|x| -x).collect();
     assert!((UnitCosine.eval(&v, &w) - 2.0).abs() < 1e-5);
 }
+
+#[test]
+fn the_laned_dot_product_matches_the_plain_one() {
+    for len in [0usize, 1, 7, 8, 9, 1536, 1539] {
+        let a: Vec<f32> = (0..len).map(|i| (i % 13) as f32 * 0.1 - 0.5).collect();
+        let b: Vec<f32> = (0..len).map(|i| (i % 7) as f32 * 0.2 - 0.6).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!(
+            (dot(&a, &b) - plain).abs() <= 1e-3 * plain.abs().max(1.0),
+            "{len}"
+        );
+    }
+    assert_eq!(
+        dot(&[1.0, 2.0, 3.0], &[1.0]),
+        1.0,
+        "the shorter length counts"
+    );
+}
