@@ -306,14 +306,19 @@ impl SemanticIndex {
                 .filter_map(|(id, v)| alive(*id).map(|e| (e, dot(v, query))))
                 .max_by(|a, b| a.1.total_cmp(&b.1))?,
             Vectors::Graph(graph) => {
-                let filter = |id: &usize| u64::try_from(*id).ok().and_then(alive).is_some();
-                graph
-                    .search_filter(query, EF_SEARCH, EF_SEARCH, Some(&filter))
-                    .into_iter()
-                    .find_map(|n| {
+                let first_alive = |found: Vec<hnsw_rs::hnsw::Neighbour>| {
+                    found.into_iter().find_map(|n| {
                         let entry = alive(u64::try_from(n.d_id).ok()?)?;
                         Some((entry, 1.0 - n.distance))
-                    })?
+                    })
+                };
+                // The nearest EF_SEARCH points, then the first live one among them. hnsw_rs's
+                // filtered search gives up its early stop (it walks most of the graph), so it
+                // is only the fallback for when tombstones crowd every one of them out.
+                first_alive(graph.search(query, EF_SEARCH, EF_SEARCH)).or_else(|| {
+                    let filter = |id: &usize| u64::try_from(*id).ok().and_then(alive).is_some();
+                    first_alive(graph.search_filter(query, EF_SEARCH, EF_SEARCH, Some(&filter)))
+                })?
             }
         };
         Some((entry.key.clone(), similarity))
