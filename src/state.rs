@@ -105,7 +105,7 @@ impl AppState {
         .await
         .map_err(StateError::Redis)?;
         let auth = crate::control_plane::auth::AuthState::new(&settings);
-        let cache = crate::cache::ResponseCache::new(&settings, metrics.clone()).await;
+        let cache = crate::cache::ResponseCache::new(&settings, &db, metrics.clone()).await;
         let concurrency =
             crate::policy::limits::Concurrency::new(if settings.redis_url.is_some() {
                 settings.server.replicas

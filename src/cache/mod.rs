@@ -8,6 +8,7 @@
 pub mod assemble;
 mod embed;
 pub mod key;
+mod pg_index;
 pub mod policy;
 mod render;
 pub mod semantic;
@@ -27,11 +28,13 @@ use crate::observability::metrics::Metrics;
 use crate::policy::snapshot::KeyPolicy;
 use crate::providers::types::{ChatRequest, ChatResponse, StreamEvent, Usage};
 use crate::state::AppState;
+use crate::storage::Db;
 
 pub use render::{Surface, respond};
 pub use store::CachedAnswer;
 
 use assemble::Assembler;
+use pg_index::PgVectorIndex;
 use semantic::SemanticIndex;
 use store::ExactStore;
 
@@ -42,20 +45,31 @@ pub const CACHE_HEADER: &str = "x-switchyard-cache";
 pub struct ResponseCache {
     exact: Arc<ExactStore>,
     semantic: Arc<SemanticIndex>,
+    /// The shared semantic index in Postgres, when the database has pgvector (otherwise the
+    /// shared index is Redis, when configured).
+    pgvector: Option<Arc<PgVectorIndex>>,
 }
 
 impl ResponseCache {
-    /// The cache for `settings` (Redis-shared when `redis_url` is set).
-    pub async fn new(settings: &Settings, metrics: Metrics) -> Self {
+    /// The cache for `settings` (Redis-shared when `redis_url` is set; the semantic index is
+    /// shared through `db` instead when it is Postgres with pgvector).
+    pub async fn new(settings: &Settings, db: &Db, metrics: Metrics) -> Self {
         let exact = ExactStore::new(
             settings.cache.max_bytes,
             settings.redis_url.as_ref().map(|u| u.expose()),
             metrics,
         )
         .await;
+        let pgvector = match db {
+            Db::Postgres(pool) if settings.cache.embedding_model.is_some() => {
+                PgVectorIndex::detect(pool).await.map(Arc::new)
+            }
+            _ => None,
+        };
         Self {
             exact: Arc::new(exact),
             semantic: Arc::new(SemanticIndex::new(settings.cache.max_entries)),
+            pgvector,
         }
     }
 }
@@ -73,11 +87,22 @@ pub struct Capture {
     exact: Arc<ExactStore>,
     key: String,
     ttl: Duration,
-    /// The semantic index, partition and unit vector of the prompt.
-    semantic: Option<(Arc<SemanticIndex>, String, Vec<f32>)>,
-    /// The request asked for several choices.
-    multiple: bool,
+    /// Where the prompt's vector goes: the semantic index, partition and unit vector.
+    semantic: Option<SemanticCapture>,
+    /// The request asked for several choices and did not opt in to caching tool-call answers
+    /// (`x-switchyard-cache-tool-calls: true`): an answer with tool calls is not stored.
+    skip_tool_calls: bool,
     assembler: Assembler,
+}
+
+/// A missed prompt's place in the semantic indexes.
+#[derive(Clone)]
+struct SemanticCapture {
+    index: Arc<SemanticIndex>,
+    pgvector: Option<Arc<PgVectorIndex>>,
+    tenant: String,
+    partition: String,
+    vector: Vec<f32>,
 }
 
 impl fmt::Debug for Capture {
@@ -96,11 +121,7 @@ impl Capture {
     }
 
     async fn store(self, answer: ChatResponse, cost_nusd: i64, provider: String, served: String) {
-        let has_tool_calls = answer
-            .choices
-            .iter()
-            .any(|c| !c.message.tool_calls.is_empty());
-        if self.multiple && has_tool_calls {
+        if self.skip_tool_calls && store::has_tool_calls(&answer) {
             return;
         }
         let expires_at = now_millis() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 2);
@@ -116,9 +137,24 @@ impl Capture {
                 },
             )
             .await;
-        if let Some((index, partition, vector)) = self.semantic {
-            shared_index::insert(&self.exact, &partition, &vector, &self.key, expires_at).await;
-            index.insert(&partition, vector, self.key, expires_at);
+        if let Some(s) = self.semantic {
+            match &s.pgvector {
+                Some(pg) => {
+                    pg.insert(&s.tenant, &s.partition, &s.vector, &self.key, expires_at)
+                        .await;
+                }
+                None => {
+                    shared_index::insert(
+                        &self.exact,
+                        &s.partition,
+                        &s.vector,
+                        &self.key,
+                        expires_at,
+                    )
+                    .await;
+                }
+            }
+            s.index.insert(&s.partition, s.vector, self.key, expires_at);
         }
     }
 }
@@ -170,8 +206,13 @@ async fn lookup_inner(
         route: route.to_owned(),
     };
     let exact_key = key::exact(&scope, chat);
+    // Several choices with tool calls are only cached, and only served from the cache, when the
+    // request opts in.
+    let skip_tool_calls = chat.n.is_some_and(|n| n > 1) && !effective.tool_calls;
+    let servable = |entry: &CachedAnswer| !(skip_tool_calls && entry.has_tool_calls());
     if effective.read
         && let Some(entry) = cache.exact.get(&exact_key).await
+        && servable(&entry)
     {
         return Some(Hit {
             entry,
@@ -183,7 +224,7 @@ async fn lookup_inner(
         key: exact_key,
         ttl: effective.ttl,
         semantic: None,
-        multiple: chat.n.is_some_and(|n| n > 1),
+        skip_tool_calls,
         assembler: Assembler::default(),
     };
     let semantic = match (&effective.embedding_model, effective.exact_only) {
@@ -198,15 +239,28 @@ async fn lookup_inner(
         && let Some(vector) = embed::embed(state, req, key, draft, model, &text).await
     {
         if effective.read
-            && let Some(entry) =
-                semantic_match(cache, &partition, &vector, effective.threshold).await
+            && let Some(entry) = semantic_match(
+                cache,
+                &scope.tenant,
+                &partition,
+                &vector,
+                effective.threshold,
+            )
+            .await
+            && servable(&entry)
         {
             return Some(Hit {
                 entry,
                 semantic: true,
             });
         }
-        capture.semantic = Some((cache.semantic.clone(), partition, vector));
+        capture.semantic = Some(SemanticCapture {
+            index: cache.semantic.clone(),
+            pgvector: cache.pgvector.clone(),
+            tenant: scope.tenant.clone(),
+            partition,
+            vector,
+        });
     }
     if effective.write {
         draft.cache = Some(capture);
@@ -226,9 +280,10 @@ fn served(draft: &LogDraft) -> (String, String) {
 }
 
 /// The answer of the nearest earlier prompt at or above `threshold`: in this process's index
-/// first, then in the index shared through Redis.
+/// first, then in the shared index (pgvector when available, else Redis).
 async fn semantic_match(
     cache: &ResponseCache,
+    tenant: &str,
     partition: &str,
     vector: &[f32],
     threshold: f64,
@@ -236,9 +291,11 @@ async fn semantic_match(
     let local = cache.semantic.nearest(partition, vector);
     let found = match local {
         Some((key, similarity)) if f64::from(similarity) >= threshold => Some((key, similarity)),
-        _ => shared_index::nearest(&cache.exact, partition, vector)
-            .await
-            .filter(|(_, similarity)| f64::from(*similarity) >= threshold),
+        _ => match &cache.pgvector {
+            Some(pg) => pg.nearest(tenant, partition, vector).await,
+            None => shared_index::nearest(&cache.exact, partition, vector).await,
+        }
+        .filter(|(_, similarity)| f64::from(*similarity) >= threshold),
     };
     let (key, similarity) = found?;
     tracing::debug!(similarity, "semantic cache hit");

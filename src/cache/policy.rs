@@ -1,8 +1,9 @@
 //! What the cache does for one request: the `[cache]` settings, overridden by the route's
 //! `cache = { … }`, the tenant's and then the key's settings, and finally the request's own
 //! headers (`Cache-Control: no-cache | no-store`, `x-switchyard-cache-ttl`,
-//! `x-switchyard-cache-namespace`, and `x-switchyard-cache-threshold`, which may raise the
-//! similarity threshold but never lower it).
+//! `x-switchyard-cache-namespace`, `x-switchyard-cache-threshold`, which may raise the
+//! similarity threshold but never lower it, and `x-switchyard-cache-tool-calls: true`, which
+//! lets answers with tool calls to `n > 1` requests be cached).
 
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub const TTL_HEADER: &str = "x-switchyard-cache-ttl";
 pub const NAMESPACE_HEADER: &str = "x-switchyard-cache-namespace";
 /// Per-request similarity threshold; only a value above the configured one takes effect.
 pub const THRESHOLD_HEADER: &str = "x-switchyard-cache-threshold";
+/// Per-request opt-in (`true`) to cache answers with tool calls to requests with `n > 1`.
+pub const TOOL_CALLS_HEADER: &str = "x-switchyard-cache-tool-calls";
 
 /// The cache behaviour for one request.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +35,8 @@ pub struct Effective {
     pub exact_only: bool,
     pub namespace: String,
     pub embedding_model: Option<String>,
+    /// The request opted in to caching tool-call answers for `n > 1`.
+    pub tool_calls: bool,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -118,6 +123,8 @@ fn resolve(
             .unwrap_or_default()
             .to_owned(),
         embedding_model: settings.embedding_model.clone(),
+        tool_calls: header(headers, TOOL_CALLS_HEADER)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     }
 }
 
@@ -170,6 +177,11 @@ mod tests {
         assert_eq!(e.ttl, Duration::from_secs(600));
         assert_eq!(e.namespace, "docs");
         assert_eq!(parse_ttl("30"), Some(Duration::from_secs(30)));
+        assert!(!e.tool_calls);
+        let e = resolve(&enabled(), &o, &headers(&[(TOOL_CALLS_HEADER, "True")]));
+        assert!(e.tool_calls);
+        let e = resolve(&enabled(), &o, &headers(&[(TOOL_CALLS_HEADER, "1")]));
+        assert!(!e.tool_calls, "only `true` opts in");
     }
 
     #[test]

@@ -32,6 +32,21 @@ pub struct CachedAnswer {
     pub expires_at: i64,
 }
 
+/// Whether any choice of `answer` calls tools.
+pub fn has_tool_calls(answer: &ChatResponse) -> bool {
+    answer
+        .choices
+        .iter()
+        .any(|c| !c.message.tool_calls.is_empty())
+}
+
+impl CachedAnswer {
+    /// Whether the stored answer calls tools.
+    pub fn has_tool_calls(&self) -> bool {
+        has_tool_calls(&self.answer)
+    }
+}
+
 #[derive(Clone)]
 struct Stored {
     entry: Arc<CachedAnswer>,

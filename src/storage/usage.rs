@@ -21,6 +21,7 @@ enum UsageRollups {
     PromptTokens,
     CompletionTokens,
     CostNusd,
+    SavedNusd,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -46,6 +47,8 @@ enum RequestLogs {
     CompletionTokens,
     CachedTokens,
     CostNusd,
+    SavedNusd,
+    CacheResult,
     Attempts,
     Streamed,
     CreatedAt,
@@ -72,6 +75,8 @@ pub struct UsageGroup {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub cost_nusd: i64,
+    /// What cache hits saved (the cost of the answers they reused).
+    pub saved_nusd: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -82,6 +87,7 @@ struct TextGroupRow {
     prompt_tokens: i64,
     completion_tokens: i64,
     cost_nusd: i64,
+    saved_nusd: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -92,6 +98,7 @@ struct DayGroupRow {
     prompt_tokens: i64,
     completion_tokens: i64,
     cost_nusd: i64,
+    saved_nusd: i64,
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -111,6 +118,7 @@ fn add_totals(
     prompt: Expr,
     completion: Expr,
     cost: Expr,
+    saved: Expr,
 ) {
     for (expr, alias) in [
         sum(requests, "requests"),
@@ -118,6 +126,7 @@ fn add_totals(
         sum(prompt, "prompt_tokens"),
         sum(completion, "completion_tokens"),
         sum(cost, "cost_nusd"),
+        sum(saved, "saved_nusd"),
     ] {
         select.expr_as(expr, alias);
     }
@@ -153,6 +162,7 @@ pub async fn grouped(
             Expr::col(RequestLogs::PromptTokens),
             Expr::col(RequestLogs::CompletionTokens),
             Expr::col(RequestLogs::CostNusd),
+            Expr::col(RequestLogs::SavedNusd),
         );
         let rows: Vec<TextGroupRow> = db.fetch_all(&select).await?;
         return Ok(rows.into_iter().map(TextGroupRow::into_group).collect());
@@ -185,6 +195,7 @@ pub async fn grouped(
         Expr::col(UsageRollups::PromptTokens),
         Expr::col(UsageRollups::CompletionTokens),
         Expr::col(UsageRollups::CostNusd),
+        Expr::col(UsageRollups::SavedNusd),
     );
     if by == GroupBy::Day {
         select.order_by(UsageRollups::BucketStart, Order::Asc);
@@ -198,6 +209,7 @@ pub async fn grouped(
                 prompt_tokens: r.prompt_tokens,
                 completion_tokens: r.completion_tokens,
                 cost_nusd: r.cost_nusd,
+                saved_nusd: r.saved_nusd,
             })
             .collect());
     }
@@ -214,6 +226,7 @@ impl TextGroupRow {
             prompt_tokens: self.prompt_tokens,
             completion_tokens: self.completion_tokens,
             cost_nusd: self.cost_nusd,
+            saved_nusd: self.saved_nusd,
         }
     }
 }
@@ -253,6 +266,10 @@ pub struct LogRow {
     pub completion_tokens: i64,
     pub cached_tokens: i64,
     pub cost_nusd: i64,
+    /// What a cache hit saved.
+    pub saved_nusd: i64,
+    /// `hit`, `semantic-hit`, `miss` or `bypass` (none for calls the cache never saw).
+    pub cache_result: Option<String>,
     pub attempts: i64,
     pub streamed: bool,
     pub created_at: EpochMillis,
@@ -288,6 +305,8 @@ pub async fn logs_page(
             RequestLogs::CompletionTokens,
             RequestLogs::CachedTokens,
             RequestLogs::CostNusd,
+            RequestLogs::SavedNusd,
+            RequestLogs::CacheResult,
             RequestLogs::Attempts,
             RequestLogs::Streamed,
             RequestLogs::CreatedAt,

@@ -755,4 +755,38 @@ async fn tool_call_answers_are_cached_except_for_several_choices() {
         assert_eq!(header, "miss", "tool calls to n > 1 are not cached");
     }
     assert_eq!(chat_calls(&mock), 3);
+
+    // `x-switchyard-cache-tool-calls: true` opts in: the answer is stored and served.
+    let opted_in = || {
+        gw.app
+            .client
+            .post(format!("{}/v1/chat/completions", gw.app.address))
+            .bearer_auth(&gw.key)
+            .header("x-switchyard-cache-tool-calls", "true")
+            .json(&tools)
+            .send()
+    };
+    let first = opted_in().await.expect("send");
+    assert_eq!(cache_header(&first), "miss");
+    let first: Value = first.json().await.expect("json");
+    assert_eq!(first["choices"][0]["finish_reason"], "tool_calls");
+    let second = opted_in().await.expect("send");
+    assert_eq!(
+        cache_header(&second),
+        "hit",
+        "the opted-in answer was stored"
+    );
+    let second: Value = second.json().await.expect("json");
+    assert_eq!(
+        first["choices"][0]["message"]["tool_calls"],
+        second["choices"][0]["message"]["tool_calls"]
+    );
+    assert_eq!(chat_calls(&mock), 4);
+    // A request that did not opt in is never served that entry.
+    let (header, _) = post(&gw, "/v1/chat/completions", &gw.key, &tools).await;
+    assert_eq!(
+        header, "miss",
+        "without the header, no cached tool calls for n > 1"
+    );
+    assert_eq!(chat_calls(&mock), 5);
 }

@@ -11,6 +11,8 @@ mod admin_api;
 mod alerts;
 mod budgets;
 mod cache;
+mod cache_controls;
+mod cache_usage;
 mod cli;
 mod config_errors;
 mod conformance;

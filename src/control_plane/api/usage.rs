@@ -49,6 +49,9 @@ pub struct UsageGroupView {
     pub completion_tokens: i64,
     pub cost_usd: f64,
     pub cost_nusd: i64,
+    /// What cache hits in this group saved (the cost of the answers they reused).
+    pub saved_usd: f64,
+    pub saved_nusd: i64,
 }
 
 /// Usage grouped by one dimension.
@@ -58,6 +61,9 @@ pub struct UsageResponse {
     pub from: String,
     pub to: String,
     pub groups: Vec<UsageGroupView>,
+    /// What cache hits saved over the whole range (all groups).
+    pub saved_by_cache_usd: f64,
+    pub saved_by_cache_nusd: i64,
 }
 
 /// Spend, tokens and requests grouped by model, team, key, user or day.
@@ -92,8 +98,11 @@ pub async fn usage_report(
             completion_tokens: g.completion_tokens,
             cost_usd: NanoUsd(g.cost_nusd).as_usd(),
             cost_nusd: g.cost_nusd,
+            saved_usd: NanoUsd(g.saved_nusd).as_usd(),
+            saved_nusd: g.saved_nusd,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let saved: i64 = groups.iter().map(|g| g.saved_nusd).sum();
     let group_by = serde_json::to_value(query.group_by)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -103,6 +112,8 @@ pub async fn usage_report(
         from: to_rfc3339(from),
         to: to_rfc3339(to),
         groups,
+        saved_by_cache_usd: NanoUsd(saved).as_usd(),
+        saved_by_cache_nusd: saved,
     }))
 }
 
@@ -149,6 +160,11 @@ pub struct LogView {
     pub cached_tokens: i64,
     pub cost_usd: f64,
     pub cost_nusd: i64,
+    /// What a cache hit saved (0 otherwise).
+    pub saved_usd: f64,
+    pub saved_nusd: i64,
+    /// What the response cache did: `hit`, `semantic-hit`, `miss` or `bypass`.
+    pub cache: Option<String>,
     pub attempts: i64,
     pub streamed: bool,
     pub created_at: String,
@@ -218,6 +234,9 @@ pub async fn logs(
             completion_tokens: r.completion_tokens,
             cached_tokens: r.cached_tokens,
             cost_nusd: r.cost_nusd,
+            saved_usd: NanoUsd(r.saved_nusd).as_usd(),
+            saved_nusd: r.saved_nusd,
+            cache: r.cache_result,
             attempts: r.attempts,
             streamed: r.streamed,
         })

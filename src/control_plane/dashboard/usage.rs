@@ -1,5 +1,6 @@
-//! The Usage page: spend, tokens and requests per day as SVG charts over a time range, totals
-//! grouped by model, team, key or end user, and the same grouping as a CSV download.
+//! The Usage page: spend, tokens and requests per day as SVG charts over a time range, what the
+//! response cache saved, totals grouped by model, team, key or end user (with each group's
+//! saving), and the same grouping as a CSV download.
 
 use std::collections::HashMap;
 
@@ -68,6 +69,8 @@ pub struct GroupRow {
     pub tokens: String,
     pub cost: String,
     pub cost_nusd: i64,
+    /// What cache hits of this group saved.
+    pub saved: String,
 }
 
 #[derive(Template)]
@@ -81,6 +84,10 @@ struct UsagePage {
     group_label: &'static str,
     days: i64,
     has_usage: bool,
+    /// Spend over the range.
+    spend: String,
+    /// What cache hits saved over the range.
+    saved: String,
 }
 
 dashboard_page!(UsagePage);
@@ -203,6 +210,7 @@ pub async fn page(
             tokens: count(g.prompt_tokens + g.completion_tokens),
             cost: usd(g.cost_nusd),
             cost_nusd: g.cost_nusd,
+            saved: usd(g.saved_nusd),
         })
         .collect();
     let page = UsagePage {
@@ -210,6 +218,8 @@ pub async fn page(
         charts: charts(&days, from, q.days()),
         max_cost: rows.iter().map(|r| r.cost_nusd).max().unwrap_or(0).max(1),
         has_usage: days.iter().any(|d| d.requests > 0),
+        spend: usd(days.iter().map(|d| d.cost_nusd).sum()),
+        saved: usd(days.iter().map(|d| d.saved_nusd).sum()),
         rows,
         group_by: q.group_name(),
         group_label: match q.group_by() {
@@ -258,19 +268,20 @@ pub async fn csv(
     let by = q.group_by();
     let names = names(&state, &p, by).await;
     let mut out = format!(
-        "{},name,requests,errors,prompt_tokens,completion_tokens,cost_usd\n",
+        "{},name,requests,errors,prompt_tokens,completion_tokens,cost_usd,saved_usd\n",
         q.group_name()
     );
     for g in &groups {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{:.9}\n",
+            "{},{},{},{},{},{},{:.9},{:.9}\n",
             csv_field(&g.group),
             csv_field(&label(&names, by, &g.group)),
             g.requests,
             g.errors,
             g.prompt_tokens,
             g.completion_tokens,
-            NanoUsd(g.cost_nusd).as_usd()
+            NanoUsd(g.cost_nusd).as_usd(),
+            NanoUsd(g.saved_nusd).as_usd()
         ));
     }
     HttpResponse::Ok()
