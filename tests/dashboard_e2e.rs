@@ -17,39 +17,15 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::browser::{chromium, e2e_dir, missing_tools};
 use common::mock_provider::{MockBehavior, MockProvider};
 use common::stripe::{self, StripeServer};
 use common::{Backend, add_provider, spawn_app_with};
 use switchyard::providers::ProviderKind;
-
-/// Where the browser lives (Debian's `chromium` package); `CHROMIUM_PATH` overrides it.
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-fn e2e_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
-}
-
-/// Why the browser test cannot run here, if it cannot.
-fn missing_tools() -> Option<String> {
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed".into());
-    }
-    if !e2e_dir().join("node_modules/playwright-core").is_dir() {
-        return Some("tests/e2e/node_modules is missing (run `npm ci` in tests/e2e)".into());
-    }
-    if !chromium().exists() {
-        return Some(format!("{} is missing", chromium().display()));
-    }
-    None
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_in_headless_chromium() {

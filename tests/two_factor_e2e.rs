@@ -11,37 +11,15 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::browser::{chromium, e2e_dir, missing_tools};
 use common::{Backend, spawn_app_with};
 use switchyard::config::Secret;
 
 const MASTER_KEY: &str = "6a1f0e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5";
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-fn e2e_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
-}
-
-fn missing_tools() -> Option<String> {
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed".into());
-    }
-    if !e2e_dir().join("node_modules/playwright-core").is_dir() {
-        return Some("tests/e2e/node_modules is missing (run `npm ci` in tests/e2e)".into());
-    }
-    if !chromium().exists() {
-        return Some(format!("{} is missing", chromium().display()));
-    }
-    None
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_factor_login_in_headless_chromium() {

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod dashboard;
 pub mod db;
 pub mod mock_provider;
