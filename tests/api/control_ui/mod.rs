@@ -18,36 +18,7 @@ use crate::common::TestApp;
 use crate::common::dashboard::PASSWORD;
 
 /// Signs up `email` with a new organisation through the form; the browser and the tenant id.
-pub(crate) async fn sign_up(app: &TestApp, email: &str, organization: &str) -> (Browser, String) {
-    let mut browser = Browser::new(app);
-    let form = browser.get("/signup").await;
-    let token = csrf_field(&form.html);
-    let done = browser
-        .post(
-            "/signup",
-            &[
-                ("csrf_token", &token),
-                ("email", email),
-                ("password", PASSWORD),
-                ("organization", organization),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, 303, "{}", done.html);
-    let user = users::find_by_email(&app.db, email)
-        .await
-        .unwrap()
-        .map(|u| u.id)
-        .unwrap();
-    let tenant = users::memberships_of_user(&app.db, &user)
-        .await
-        .unwrap()
-        .into_iter()
-        .next()
-        .unwrap()
-        .tenant_id;
-    (browser, tenant)
-}
+pub(crate) use super::dashboard_pages::sign_up;
 
 /// Gets `path` and posts `form` (with the page's CSRF token) to `action`.
 pub(crate) async fn submit(
