@@ -60,8 +60,9 @@ pub struct Inner {
     pub alerts: crate::alerts::Alerts,
     /// Prepaid credits on the data path (reservations, settlements, auto-recharge).
     pub credits: crate::billing::hold::Accounts,
-    /// The master key sealing stored secrets, when configured.
-    pub master_key: Option<crate::crypto::MasterKey>,
+    /// Seals and opens stored secrets (envelope encryption under the master key), when a
+    /// master key is configured.
+    pub vault: Option<crate::crypto::Vault>,
     /// Background tasks stopped at shutdown.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -70,10 +71,10 @@ impl AppState {
     /// Loads the policy snapshot, builds the catalog and starts the background refresher.
     pub async fn build(settings: Settings, db: Db, metrics: Metrics) -> Result<Self, StateError> {
         let catalog = Arc::new(Catalog::from_settings(&settings));
-        let master_key =
-            crate::crypto::MasterKey::from_settings(&settings).map_err(StateError::MasterKey)?;
+        let vault =
+            crate::crypto::Vault::from_settings(&settings).map_err(StateError::MasterKey)?;
         let byok = crate::policy::byok::Byok {
-            master_key: master_key.clone(),
+            vault: vault.clone(),
             allow_private: settings.egress.allow_private_networks,
         };
         let policy = PolicyStore::load(&db, catalog.clone(), byok).await?;
@@ -124,7 +125,7 @@ impl AppState {
             smtp: crate::alerts::sender::smtp_transport(&settings.smtp)
                 .map_err(StateError::Smtp)?,
             smtp_from: settings.smtp.from.clone(),
-            master_key: master_key.clone(),
+            vault: vault.clone(),
             http: crate::egress::client(
                 crate::egress::GuardedResolver::new(
                     crate::egress::system_lookup(),
@@ -166,7 +167,7 @@ impl AppState {
             cache,
             budgets,
             alerts,
-            master_key,
+            vault,
             background: [
                 refresher.abort_handle(),
                 sender.abort_handle(),

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{Alerts, signature};
 use crate::config::{AlertSettings, SmtpSettings, SmtpTls};
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{Owner, Sealed, Vault};
 use crate::domain::time::now_millis;
 use crate::storage::alerts::{self, Attempt, DueDelivery};
 
@@ -23,7 +23,7 @@ pub struct Sender {
     pub settings: AlertSettings,
     pub smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     pub smtp_from: String,
-    pub master_key: Option<MasterKey>,
+    pub vault: Option<Vault>,
     /// A client for tenant-supplied URLs (see [`crate::egress`]).
     pub http: reqwest::Client,
     /// Whether those URLs may point to internal networks.
@@ -129,24 +129,28 @@ impl Sender {
     async fn webhook(&self, d: &DueDelivery) -> Result<(), String> {
         let secret = match (&d.secret_ciphertext, &d.secret_nonce) {
             (Some(ciphertext), Some(nonce)) => {
-                let key = self
-                    .master_key
+                let vault = self
+                    .vault
                     .as_ref()
                     .ok_or("no master key to open the signing secret")?;
                 let sealed = Sealed {
                     ciphertext: ciphertext.clone(),
                     nonce: nonce.clone(),
                 };
-                key.open(
-                    &sealed,
-                    &destination_context(&d.tenant_id, &d.destination_id),
-                )
-                .map_err(|e| e.to_string())?
+                vault
+                    .open(
+                        &self.alerts.db,
+                        Owner::Tenant(&d.tenant_id),
+                        &sealed,
+                        &destination_context(&d.tenant_id, &d.destination_id),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?
             }
             _ => return Err("the webhook has no signing secret".into()),
         };
         let timestamp = now_millis() / 1000;
-        let sig = signature::sign(&secret, timestamp, d.payload.as_bytes());
+        let sig = signature::sign(secret.expose(), timestamp, d.payload.as_bytes());
         self.post(
             &d.target,
             d.payload.clone(),

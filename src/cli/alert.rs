@@ -6,7 +6,7 @@ use super::{open, print_json, tenant_id};
 use crate::config::Settings;
 use crate::control_plane::Actor;
 use crate::control_plane::alerts::{self, NewDestination};
-use crate::crypto::MasterKey;
+use crate::crypto::Vault;
 use crate::storage;
 
 /// `switchyard alert …`
@@ -90,7 +90,7 @@ async fn command(settings: &Settings, db: &storage::Db, cmd: AlertCommand) -> an
                 (None, None, Some(address)) => NewDestination::Email { address },
                 _ => anyhow::bail!("give one of --webhook, --slack or --email"),
             };
-            let key = MasterKey::from_settings(settings)?;
+            let key = Vault::from_settings(settings)?;
             let added = alerts::add(
                 db,
                 key.as_ref(),

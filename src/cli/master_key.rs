@@ -1,4 +1,5 @@
-//! `switchyard master-key …`: rotate the key that seals stored secrets.
+//! `switchyard master-key …`: rotate the master key, which wraps the data keys that seal
+//! stored secrets.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +13,11 @@ use crate::crypto::rotate;
 /// `switchyard master-key …`
 #[derive(Debug, Subcommand)]
 pub enum MasterKeyCommand {
-    /// Re-seal every stored secret (provider credentials, alert signing secrets, TOTP
-    /// secrets) under a new key, in one transaction. Secrets are opened with the new key,
-    /// `master_key` or `master_key_previous`; nothing changes if any secret opens with none.
+    /// Re-wrap every data key under a new master key, in one transaction; the secrets the
+    /// data keys seal (provider credentials, alert signing secrets, TOTP secrets) are checked,
+    /// not rewritten, except those still sealed directly under the master key, which move
+    /// under their owner's data key. Keys are unwrapped with the new key, `master_key` or
+    /// `master_key_previous`; nothing changes if any data key or secret opens with none.
     Rotate {
         /// The environment variable holding the new key (64 hex digits or base64 of 32
         /// bytes); the key itself is never taken on the command line.
@@ -48,17 +51,26 @@ pub async fn run(
                 return print_json(&report);
             }
             println!(
-                "re-sealed {} provider credentials, {} alert secrets and {} TOTP secrets under \
-                 key {} ({} were already under it)",
+                "re-wrapped {} data keys under key {} ({} were already under it); {} provider \
+                 credentials, {} alert secrets and {} TOTP secrets open under their data keys",
+                report.data_keys,
+                report.new_key_id,
+                report.already_under_new_key,
                 report.provider_credentials,
                 report.alert_secrets,
                 report.totp_secrets,
-                report.new_key_id,
-                report.already_under_new_key
             );
+            if report.moved_under_data_keys > 0 {
+                println!(
+                    "moved {} secrets sealed directly under the master key under their data \
+                     keys ({} data keys created)",
+                    report.moved_under_data_keys, report.data_keys_created
+                );
+            }
             println!(
                 "now set master_key to the new key everywhere; keep the old one as \
-                 master_key_previous until every replica runs with the new key, then remove it"
+                 master_key_previous until every replica runs with the new key, run this \
+                 command once more (data keys created meanwhile get re-wrapped), then remove it"
             );
             Ok(())
         }

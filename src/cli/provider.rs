@@ -9,7 +9,7 @@ use super::{open, print_json, tenant_id};
 use crate::config::Settings;
 use crate::control_plane::Actor;
 use crate::control_plane::providers::{self, NewCredential};
-use crate::crypto::MasterKey;
+use crate::crypto::Vault;
 use crate::providers::ProviderKind;
 
 /// `switchyard provider …`
@@ -84,7 +84,7 @@ fn parse_kind(text: &str) -> Result<ProviderKind, String> {
 /// Runs a provider command.
 pub async fn run(settings: &Settings, cmd: ProviderCommand) -> anyhow::Result<()> {
     let db = open(settings).await?;
-    let key = MasterKey::from_settings(settings)?;
+    let key = Vault::from_settings(settings)?;
     let allow_private = settings.egress.allow_private_networks;
     let result = async {
         match cmd {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Actor, FieldError};
 use crate::alerts::sender::destination_context;
-use crate::crypto::{CryptoError, MasterKey};
+use crate::crypto::{CryptoError, Owner, Vault, VaultError};
 use crate::domain::ids::{AlertDestinationId, TenantId};
 use crate::domain::time::now_millis;
 use crate::storage::{Db, StorageError, alerts, audit};
@@ -23,6 +23,15 @@ pub enum AlertError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl From<VaultError> for AlertError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Crypto(e) => AlertError::Crypto(e),
+            VaultError::Storage(e) => AlertError::Storage(e),
+        }
+    }
 }
 
 /// A destination to add.
@@ -71,7 +80,7 @@ fn check_email(raw: &str) -> Result<String, FieldError> {
 /// Adds a destination for the tenant, audited.
 pub async fn add(
     db: &Db,
-    master_key: Option<&MasterKey>,
+    vault: Option<&Vault>,
     allow_private: bool,
     tenant: &TenantId,
     new: NewDestination,
@@ -104,10 +113,17 @@ pub async fn add(
         NewDestination::Email { address } => ("email", check_email(&address)?, None),
     };
     let sealed = match &secret {
-        Some(s) => Some(master_key.ok_or(CryptoError::NoMasterKey)?.seal(
-            s.as_bytes(),
-            &destination_context(tenant.as_str(), id.as_str()),
-        )?),
+        Some(s) => Some(
+            vault
+                .ok_or(CryptoError::NoMasterKey)?
+                .seal(
+                    db,
+                    Owner::Tenant(tenant.as_str()),
+                    s.as_bytes(),
+                    &destination_context(tenant.as_str(), id.as_str()),
+                )
+                .await?,
+        ),
         None => None,
     };
     let mut tx = db.begin().await?;

@@ -315,7 +315,7 @@ async fn two_factor_submit(
     match accounts::complete_two_factor(
         &state.db,
         &state.auth,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         pending.value(),
         &form.code,
         &client_info(&req),

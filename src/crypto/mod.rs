@@ -1,17 +1,27 @@
-//! Secrets at rest: AES-256-GCM under the master key (`SWITCHYARD_MASTER_KEY`), each ciphertext
-//! bound to its owner through the associated data (tenant and row id), so a ciphertext copied to
-//! another row or tenant does not decrypt.
+//! Secrets at rest, by envelope encryption. The master key (`SWITCHYARD_MASTER_KEY`) is the
+//! key-encryption key (KEK): it only wraps data keys. Each tenant has its own data key (DEK,
+//! 32 random bytes, [`DataKey`]) stored wrapped by the KEK and bound to the tenant through the
+//! associated data; secrets that belong to no tenant (users' TOTP secrets) use the platform's
+//! data key. Every secret is sealed with AES-256-GCM under its owner's data key, bound to its
+//! owner and row (a ciphertext copied to another row or tenant does not decrypt). [`Vault`]
+//! does the sealing and opening, with unwrapped data keys cached in memory.
 //!
-//! Rotation is a keyring: the current key seals; `master_key_previous`, when set, is also
-//! tried when opening, so rows sealed before a rotation stay readable while
-//! `switchyard master-key rotate` re-seals every stored secret under the new key in one
-//! transaction ([`rotate`]).
+//! Rotation is a keyring: the current master key wraps; `master_key_previous`, when set, is also
+//! tried when unwrapping, so data keys wrapped before a rotation stay readable while
+//! `switchyard master-key rotate` re-wraps every data key under the new master key in one
+//! transaction ([`rotate`]), without touching the secrets.
 
+pub mod data_key;
 pub mod rotate;
+pub mod vault;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
+use zeroize::Zeroizing;
+
+pub use data_key::DataKey;
+pub use vault::{Owner, Vault, VaultError};
 
 /// Why a master key or a ciphertext was refused.
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +41,72 @@ pub struct Sealed {
     pub nonce: Vec<u8>,
 }
 
-/// The master key (with, during a rotation, the previous one accepted for opening). `Debug`
-/// never prints either.
+/// A decrypted secret: `Debug` prints `[REDACTED]`, it is not serialisable, and its bytes are
+/// zeroed when dropped.
+pub struct Plaintext(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Plaintext([REDACTED])")
+    }
+}
+
+impl Plaintext {
+    /// The secret bytes. Call only where they are used, never to log them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The secret as text; fails when it is not UTF-8.
+    pub fn into_string(self) -> Result<String, CryptoError> {
+        String::from_utf8(self.0.to_vec()).map_err(|_| CryptoError::Undecryptable)
+    }
+}
+
+/// A fresh random 96-bit nonce from the operating system's generator. Every seal, under a
+/// master key or a data key, takes its nonce here.
+pub fn fresh_nonce() -> Nonce<aes_gcm::aead::consts::U12> {
+    Aes256Gcm::generate_nonce(&mut OsRng)
+}
+
+/// Seals `plaintext` under `cipher` with a fresh nonce, bound to `context`.
+fn seal_with(cipher: &Aes256Gcm, plaintext: &[u8], context: &str) -> Result<Sealed, CryptoError> {
+    let nonce = fresh_nonce();
+    let ciphertext = cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| CryptoError::Undecryptable)?;
+    Ok(Sealed {
+        ciphertext,
+        nonce: nonce.to_vec(),
+    })
+}
+
+/// Opens `sealed` under `cipher`; fails under another key or another context.
+fn open_with(cipher: &Aes256Gcm, sealed: &Sealed, context: &str) -> Result<Plaintext, CryptoError> {
+    if sealed.nonce.len() != 12 {
+        return Err(CryptoError::Undecryptable);
+    }
+    cipher
+        .decrypt(
+            Nonce::from_slice(&sealed.nonce),
+            Payload {
+                msg: &sealed.ciphertext,
+                aad: context.as_bytes(),
+            },
+        )
+        .map(|p| Plaintext(Zeroizing::new(p)))
+        .map_err(|_| CryptoError::Undecryptable)
+}
+
+/// The master key, the key-encryption key (with, during a rotation, the previous one accepted
+/// for opening). It wraps data keys; secrets sealed directly under it by versions before
+/// envelope encryption still open with it. `Debug` never prints either key.
 #[derive(Clone)]
 pub struct MasterKey {
     current: Aes256Gcm,
@@ -58,7 +132,7 @@ impl MasterKey {
                 .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
                 .ok()
         };
-        match bytes {
+        match bytes.map(Zeroizing::new) {
             Some(b) if b.len() == 32 => Ok(Self {
                 current: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&b)),
                 previous: None,
@@ -109,43 +183,19 @@ impl MasterKey {
         self.previous.is_some()
     }
 
-    /// Seals `plaintext` bound to `context` (e.g. `"alert_destination:<tenant>:<id>"`), under a
-    /// fresh random 96-bit nonce.
+    /// Seals `plaintext` bound to `context` under the current key, with a fresh random 96-bit
+    /// nonce. Used to wrap data keys; secrets go under a data key ([`Vault::seal`]).
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<Sealed, CryptoError> {
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ciphertext = self
-            .current
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| CryptoError::Undecryptable)?;
-        Ok(Sealed {
-            ciphertext,
-            nonce: nonce.to_vec(),
-        })
+        seal_with(&self.current, plaintext, context)
     }
 
-    /// Opens a sealed secret; fails if it was sealed under another key or another context.
-    pub fn open(&self, sealed: &Sealed, context: &str) -> Result<Vec<u8>, CryptoError> {
-        if sealed.nonce.len() != 12 {
-            return Err(CryptoError::Undecryptable);
-        }
-        let open = |cipher: &Aes256Gcm| {
-            cipher.decrypt(
-                Nonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: context.as_bytes(),
-                },
-            )
-        };
-        open(&self.current)
-            .or_else(|e| self.previous.as_ref().map_or(Err(e), open))
-            .map_err(|_| CryptoError::Undecryptable)
+    /// Opens what the current or the previous key sealed; fails under another key or context.
+    pub fn open(&self, sealed: &Sealed, context: &str) -> Result<Plaintext, CryptoError> {
+        open_with(&self.current, sealed, context).or_else(|e| {
+            self.previous
+                .as_ref()
+                .map_or(Err(e), |previous| open_with(previous, sealed, context))
+        })
     }
 }
 
@@ -172,7 +222,9 @@ mod tests {
             .unwrap();
         assert_ne!(sealed.ciphertext, b"whsec_123");
         assert_eq!(
-            key.open(&sealed, "alert_destination:ten_a:ad_1").unwrap(),
+            key.open(&sealed, "alert_destination:ten_a:ad_1")
+                .unwrap()
+                .expose(),
             b"whsec_123"
         );
         assert!(key.open(&sealed, "alert_destination:ten_b:ad_1").is_err());
@@ -199,11 +251,11 @@ mod tests {
         let new = MasterKey::parse(&"cd".repeat(32)).unwrap();
         let sealed_old = old.seal(b"sk-old", "c").unwrap();
         let ring = new.clone().with_previous(&old);
-        assert_eq!(ring.open(&sealed_old, "c").unwrap(), b"sk-old");
+        assert_eq!(ring.open(&sealed_old, "c").unwrap().expose(), b"sk-old");
         assert!(ring.open(&sealed_old, "other").is_err());
         let sealed_new = ring.seal(b"sk-new", "c").unwrap();
         assert!(old.open(&sealed_new, "c").is_err());
-        assert_eq!(new.open(&sealed_new, "c").unwrap(), b"sk-new");
+        assert_eq!(new.open(&sealed_new, "c").unwrap().expose(), b"sk-new");
         assert_eq!(ring.id(), new.id());
         assert_ne!(old.id(), new.id());
         assert!(MasterKey::from_config(None, Some(HEX)).is_err());
@@ -217,11 +269,12 @@ mod tests {
     }
 
     #[test]
-    fn nonces_do_not_repeat() {
+    fn decrypted_values_are_never_printed() {
         let key = MasterKey::parse(HEX).unwrap();
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..10_000 {
-            assert!(seen.insert(key.seal(b"x", "c").unwrap().nonce));
-        }
+        let open = key
+            .open(&key.seal(b"sk-canary", "c").unwrap(), "c")
+            .unwrap();
+        assert_eq!(format!("{open:?}"), "Plaintext([REDACTED])");
+        assert_eq!(open.into_string().unwrap(), "sk-canary");
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::config::{ModelSettings, ProviderSettings};
 use crate::control_plane::providers;
-use crate::crypto::MasterKey;
+use crate::crypto::Vault;
 use crate::data_plane::catalog::{Catalog, Deployment};
 use crate::storage::credentials::SealedCredentialRow;
 use crate::storage::tenant_models::{self, ModelWithCredential};
@@ -18,7 +18,7 @@ use crate::storage::{Db, StorageError};
 /// What opening tenants' credentials needs.
 #[derive(Clone, Debug, Default)]
 pub struct Byok {
-    pub master_key: Option<MasterKey>,
+    pub vault: Option<Vault>,
     /// Whether tenants' base URLs may point to internal networks.
     pub allow_private: bool,
 }
@@ -33,7 +33,7 @@ pub async fn tenant_catalogs(
     if rows.is_empty() {
         return Ok(HashMap::new());
     }
-    let Some(key) = &byok.master_key else {
+    let Some(vault) = &byok.vault else {
         tracing::warn!(
             "tenants have their own models but no master_key is set; they are not served"
         );
@@ -41,7 +41,7 @@ pub async fn tenant_catalogs(
     };
     let mut by_tenant: HashMap<String, Vec<Arc<Deployment>>> = HashMap::new();
     for row in rows {
-        match deployment(key, byok.allow_private, &row) {
+        match deployment(db, vault, byok.allow_private, &row).await {
             Ok(d) => by_tenant
                 .entry(row.tenant_id.clone())
                 .or_default()
@@ -64,8 +64,9 @@ fn usd(nusd: Option<i64>) -> Option<f64> {
     nusd.map(|n| n as f64 / 1e9)
 }
 
-fn deployment(
-    key: &MasterKey,
+async fn deployment(
+    db: &Db,
+    vault: &Vault,
     allow_private: bool,
     row: &ModelWithCredential,
 ) -> Result<Deployment, String> {
@@ -79,7 +80,9 @@ fn deployment(
         secret_ciphertext: row.secret_ciphertext.clone(),
         secret_nonce: row.secret_nonce.clone(),
     };
-    let cred = providers::open(key, &sealed).map_err(|e| e.to_string())?;
+    let cred = providers::open(db, vault, &sealed)
+        .await
+        .map_err(|e| e.to_string())?;
     crate::egress::check_url(&cred.base_url, allow_private).map_err(|e| e.to_string())?;
     let settings: serde_json::Value = serde_json::from_str(&row.settings).unwrap_or_default();
     // Built through serde so that fields other features add keep their defaults.

@@ -14,6 +14,7 @@ mod connect;
 pub mod credentials;
 pub mod credits;
 pub mod credits_pending;
+pub mod data_keys;
 pub mod invitations;
 pub mod keys;
 pub mod notifications;

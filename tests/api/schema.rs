@@ -43,6 +43,7 @@ const EXPECTED_TABLES: &[&str] = &[
     "api_tokens",
     "virtual_keys",
     "provider_credentials",
+    "tenant_data_keys",
     "models",
     "routes",
     "budgets",

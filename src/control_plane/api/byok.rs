@@ -95,7 +95,7 @@ pub async fn add_provider(
         })?;
     let added = providers::add(
         &state.db,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         state.settings.egress.allow_private_networks,
         &p.tenant,
         NewCredential {
@@ -137,7 +137,7 @@ pub async fn test_provider(
     p.require(Role::Admin)?;
     let outcome = providers::test(
         &state.db,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         state.settings.egress.allow_private_networks,
         &state.egress_http,
         &p.tenant,

@@ -71,7 +71,7 @@ pub async fn login(
     let opened = accounts::complete_two_factor(
         &state.db,
         &state.auth,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         &body.pending_token,
         &body.code,
         &client_info(&req),
@@ -103,7 +103,7 @@ pub async fn begin(
 ) -> Result<HttpResponse, ApiFailure> {
     let enrolment = two_factor::begin(
         &state.db,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         &user.user_id,
         &user.caller.label,
     )
@@ -125,7 +125,7 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ApiFailure> {
     let codes = two_factor::confirm(
         &state.db,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         user.caller.tenant.as_ref().map(|(t, _)| t),
         &user.user_id,
         &user.caller.label,
@@ -151,7 +151,7 @@ pub async fn disable(
     let proof = proof(&state, &user, body.code, body.password).await?;
     two_factor::disable(
         &state.db,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         user.caller.tenant.as_ref().map(|(t, _)| t),
         &user.user_id,
         &user.caller.label,

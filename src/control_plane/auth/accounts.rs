@@ -296,7 +296,7 @@ pub async fn login(
 pub async fn complete_two_factor(
     db: &Db,
     auth: &AuthState,
-    master_key: Option<&crate::crypto::MasterKey>,
+    vault: Option<&crate::crypto::Vault>,
     pending: &str,
     code: &str,
     client: &ClientInfo,
@@ -316,7 +316,7 @@ pub async fn complete_two_factor(
         .await?
         .ok_or(AccountError::PendingExpired)?;
     let tenant = claims.tid.as_ref().map(|t| TenantId::from_db(t.clone()));
-    if !super::two_factor::check_code(db, master_key, &user.id, &user.email, code).await? {
+    if !super::two_factor::check_code(db, vault, &user.id, &user.email, code).await? {
         auth.throttle.failure(&keys);
         super::two_factor::record_failed_code(db, tenant.as_ref(), &user.id, &user.email, client)
             .await?;

@@ -3,7 +3,8 @@
 //! verification at login (±1 step of clock skew, a step never accepted twice), one-time
 //! recovery codes stored as hashes, and disabling with a current code or the password.
 //!
-//! The secret is stored only sealed under the master key, bound to the user id. Between the
+//! The secret is stored only sealed under the platform's data key (users belong to no single
+//! tenant; see [`crate::crypto`]), bound to the user id. Between the
 //! password and the code, the login is a short-lived signed "pending" token, never a session.
 
 use hmac::{Hmac, Mac};
@@ -16,7 +17,7 @@ use totp_rs::{Secret, TOTP};
 
 use super::accounts::ClientInfo;
 use crate::control_plane::FieldError;
-use crate::crypto::{CryptoError, MasterKey};
+use crate::crypto::{CryptoError, Owner, Vault, VaultError};
 use crate::domain::ids::TenantId;
 use crate::domain::time::now_millis;
 use crate::storage::{Db, StorageError, audit, totp};
@@ -62,6 +63,15 @@ impl From<CryptoError> for TwoFactorError {
         match e {
             CryptoError::NoMasterKey => TwoFactorError::NoMasterKey,
             other => TwoFactorError::Crypto(other),
+        }
+    }
+}
+
+impl From<VaultError> for TwoFactorError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Crypto(e) => e.into(),
+            VaultError::Storage(e) => TwoFactorError::Storage(e),
         }
     }
 }
@@ -190,16 +200,18 @@ pub async fn status(db: &Db, user_id: &str) -> Result<Status, TwoFactorError> {
 /// Generates and stores (sealed, unconfirmed) a new secret for the user.
 pub async fn begin(
     db: &Db,
-    key: Option<&MasterKey>,
+    vault: Option<&Vault>,
     user_id: &str,
     email: &str,
 ) -> Result<Enrolment, TwoFactorError> {
-    let key = key.ok_or(TwoFactorError::NoMasterKey)?;
+    let vault = vault.ok_or(TwoFactorError::NoMasterKey)?;
     let secret = Secret::generate_secret()
         .to_bytes()
         .map_err(|e| FieldError::new("secret", e.to_string()))?;
     let totp = authenticator(secret.clone(), email)?;
-    let sealed = key.seal(&secret, &context(user_id))?;
+    let sealed = vault
+        .seal(db, Owner::Platform, &secret, &context(user_id))
+        .await?;
     let mut tx = db.begin().await?;
     if !totp::start(&mut tx, user_id, &sealed, now_millis()).await? {
         return Err(TwoFactorError::AlreadyEnrolled);
@@ -214,22 +226,24 @@ pub async fn begin(
 /// Confirms a pending enrolment with a valid code; returns the recovery codes (shown once).
 pub async fn confirm(
     db: &Db,
-    key: Option<&MasterKey>,
+    vault: Option<&Vault>,
     tenant: Option<&TenantId>,
     user_id: &str,
     email: &str,
     code: &str,
     client: &ClientInfo,
 ) -> Result<Vec<String>, TwoFactorError> {
-    let key = key.ok_or(TwoFactorError::NoMasterKey)?;
+    let vault = vault.ok_or(TwoFactorError::NoMasterKey)?;
     let row = totp::find(db, user_id)
         .await?
         .ok_or(TwoFactorError::NoPendingEnrolment)?;
     if row.confirmed_at.is_some() {
         return Err(TwoFactorError::AlreadyEnrolled);
     }
-    let secret = key.open(&row.sealed(), &context(user_id))?;
-    let totp = authenticator(secret, email)?;
+    let secret = vault
+        .open(db, Owner::Platform, &row.sealed(), &context(user_id))
+        .await?;
+    let totp = authenticator(secret.expose().to_vec(), email)?;
     let Some(step) = matching_step(&totp, code, now_secs()) else {
         audit_entry(db, tenant, user_id, email, "auth.totp_failed", client, None).await?;
         return Err(
@@ -265,18 +279,20 @@ pub async fn confirm(
 /// (then spent). `false` for anything else, including a replayed code.
 pub async fn check_code(
     db: &Db,
-    key: Option<&MasterKey>,
+    vault: Option<&Vault>,
     user_id: &str,
     email: &str,
     code: &str,
 ) -> Result<bool, TwoFactorError> {
-    let key = key.ok_or(TwoFactorError::NoMasterKey)?;
+    let vault = vault.ok_or(TwoFactorError::NoMasterKey)?;
     let row = totp::find(db, user_id)
         .await?
         .filter(|r| r.confirmed_at.is_some())
         .ok_or(TwoFactorError::NotEnrolled)?;
-    let secret = key.open(&row.sealed(), &context(user_id))?;
-    let totp = authenticator(secret, email)?;
+    let secret = vault
+        .open(db, Owner::Platform, &row.sealed(), &context(user_id))
+        .await?;
+    let totp = authenticator(secret.expose().to_vec(), email)?;
     let mut tx = db.begin().await?;
     let ok = match matching_step(&totp, code, now_secs()) {
         Some(step) => totp::use_step(&mut tx, user_id, step).await?,
@@ -301,7 +317,7 @@ pub enum Proof {
 /// Turns two-factor login off after checking a current code (the caller checks a password).
 pub async fn disable(
     db: &Db,
-    key: Option<&MasterKey>,
+    vault: Option<&Vault>,
     tenant: Option<&TenantId>,
     user_id: &str,
     email: &str,
@@ -312,7 +328,7 @@ pub async fn disable(
         return Err(TwoFactorError::NotEnrolled);
     }
     if let Proof::Code(code) = &proof
-        && !check_code(db, key, user_id, email, code).await?
+        && !check_code(db, vault, user_id, email, code).await?
     {
         audit_entry(db, tenant, user_id, email, "auth.totp_failed", client, None).await?;
         return Err(TwoFactorError::BadCode);

@@ -333,7 +333,7 @@ pub async fn add_destination(
         };
         Ok(alerts::add(
             &state.db,
-            state.master_key.as_ref(),
+            state.vault.as_ref(),
             state.settings.egress.allow_private_networks,
             &p.tenant,
             new,

@@ -84,7 +84,7 @@ async fn show(
         credentials,
         kinds: KINDS,
         form,
-        master_key: state.master_key.is_some(),
+        master_key: state.vault.is_some(),
         tested,
     };
     render(status, &page)
@@ -142,7 +142,7 @@ pub async fn add(
         Ok::<_, ApiFailure>(
             providers::add(
                 &state.db,
-                state.master_key.as_ref(),
+                state.vault.as_ref(),
                 state.settings.egress.allow_private_networks,
                 &p.tenant,
                 new,
@@ -191,7 +191,7 @@ pub async fn test(
         Ok::<_, ApiFailure>(
             providers::test(
                 &state.db,
-                state.master_key.as_ref(),
+                state.vault.as_ref(),
                 state.settings.egress.allow_private_networks,
                 &state.egress_http,
                 &p.tenant,

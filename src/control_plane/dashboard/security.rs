@@ -112,7 +112,7 @@ pub async fn begin(
     };
     match two_factor::begin(
         &state.db,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         &user.user_id,
         &user.caller.label,
     )
@@ -149,7 +149,7 @@ pub async fn confirm(
     };
     match two_factor::confirm(
         &state.db,
-        state.master_key.as_ref(),
+        state.vault.as_ref(),
         Some(&p.tenant),
         &user.user_id,
         &user.caller.label,
@@ -186,7 +186,7 @@ pub async fn disable(
         let proof = proof(&state, &user, Some(f.code), Some(f.password)).await?;
         two_factor::disable(
             &state.db,
-            state.master_key.as_ref(),
+            state.vault.as_ref(),
             Some(&p.tenant),
             &user.user_id,
             &user.caller.label,
