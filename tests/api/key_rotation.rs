@@ -383,7 +383,7 @@ async fn secrets_sealed_under_the_master_key_keep_working_and_move_under_data_ke
     // Re-seal every secret as versions before envelope encryption did: directly under the
     // master key, bound to the same owner and row, and no data keys at all.
     let vault = Vault::new(old.clone());
-    let mut tx = app.db.begin().await.unwrap();
+    let mut resealed = Vec::new();
     for row in rows(&app.db).await {
         let context = context_of(&row);
         let plain = vault
@@ -391,7 +391,11 @@ async fn secrets_sealed_under_the_master_key_keep_working_and_move_under_data_ke
             .await
             .unwrap();
         let legacy = old.seal(plain.expose(), &context).unwrap();
-        sealed::replace(&mut tx, &row, &legacy).await.unwrap();
+        resealed.push((row, legacy));
+    }
+    let mut tx = app.db.begin().await.unwrap();
+    for (row, legacy) in &resealed {
+        sealed::replace(&mut tx, row, legacy).await.unwrap();
     }
     tx.commit().await.unwrap();
     forget_data_keys(&app.db).await;
