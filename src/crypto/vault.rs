@@ -163,3 +163,18 @@ impl Vault {
             .ok_or_else(|| StorageError::Corrupt(format!("the data key of {name} vanished")).into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vault_prints_no_key() {
+        let vault = Vault::new(MasterKey::parse(&"42".repeat(32)).unwrap());
+        vault.remember("ten_a", DataKey::generate());
+        let printed = format!("{vault:?} {:?}", vault.cached("ten_a"));
+        assert_eq!(printed, "Vault([REDACTED]) Some(DataKey([REDACTED]))");
+        assert_eq!(Owner::Platform.as_str(), PLATFORM_OWNER);
+        assert_eq!(Owner::Tenant("ten_a").as_str(), "ten_a");
+    }
+}
