@@ -48,11 +48,6 @@ enum RequestLogs {
 enum UsageRollups {
     Table,
     TenantId,
-    Granularity,
-    BucketStart,
-    TeamId,
-    KeyId,
-    Model,
     Requests,
     Errors,
     PromptTokens,
@@ -161,93 +156,124 @@ struct Totals {
     saved: i64,
 }
 
-/// Adds the records to the hourly and daily rollups (one upsert per group).
+/// The totals columns every rollup table shares, in [`Totals::values`] order.
+const TOTAL_COLUMNS: [&str; 7] = [
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_nusd",
+    "saved_nusd",
+];
+
+impl Totals {
+    fn add(&mut self, r: &LogRecord) {
+        self.requests += 1;
+        self.errors += i64::from(r.status >= 400);
+        self.prompt += tokens(r.usage.prompt_tokens);
+        self.completion += tokens(r.usage.completion_tokens);
+        self.cached += tokens(r.usage.cached_tokens);
+        self.cost += r.cost_nusd;
+        self.saved += r.saved_nusd;
+    }
+
+    fn values(&self) -> [i64; 7] {
+        [
+            self.requests,
+            self.errors,
+            self.prompt,
+            self.completion,
+            self.cached,
+            self.cost,
+            self.saved,
+        ]
+    }
+}
+
+/// The hour and day buckets a record counts in.
+fn buckets(at: i64) -> [(&'static str, i64); 2] {
+    [("hour", HOUR_MS), ("day", DAY_MS)]
+        .map(|(granularity, size)| (granularity, at - at.rem_euclid(size)))
+}
+
+/// Adds the records to the hourly and daily rollups: per tenant, team, key and model in
+/// `usage_rollups`, per end user in `user_usage_rollups` (one upsert per group).
 async fn rollup(tx: &mut Tx, records: &[LogRecord]) -> Result<(), StorageError> {
-    let mut groups: HashMap<(String, &'static str, i64, String, String, String), Totals> =
-        HashMap::new();
+    type Group = (String, &'static str, i64, String, String, String);
+    type UserGroup = (String, &'static str, i64, String);
+    let mut groups: HashMap<Group, Totals> = HashMap::new();
+    let mut users: HashMap<UserGroup, Totals> = HashMap::new();
     for r in records {
-        for (granularity, size) in [("hour", HOUR_MS), ("day", DAY_MS)] {
-            let key = (
+        let model = r.served_model.as_ref().or(r.requested_model.as_ref());
+        for (granularity, bucket) in buckets(r.created_at) {
+            let group = (
                 r.tenant_id.clone(),
                 granularity,
-                r.created_at - r.created_at.rem_euclid(size),
+                bucket,
                 r.team_id.clone().unwrap_or_default(),
                 r.key_id.clone().unwrap_or_default(),
-                r.served_model
-                    .clone()
-                    .or_else(|| r.requested_model.clone())
-                    .unwrap_or_default(),
+                model.cloned().unwrap_or_default(),
             );
-            let t = groups.entry(key).or_default();
-            t.requests += 1;
-            t.errors += i64::from(r.status >= 400);
-            t.prompt += tokens(r.usage.prompt_tokens);
-            t.completion += tokens(r.usage.completion_tokens);
-            t.cached += tokens(r.usage.cached_tokens);
-            t.cost += r.cost_nusd;
-            t.saved += r.saved_nusd;
+            groups.entry(group).or_default().add(r);
+            let user = r.end_user.clone().unwrap_or_default();
+            let group = (r.tenant_id.clone(), granularity, bucket, user);
+            users.entry(group).or_default().add(r);
         }
     }
-    let excluded = |c: UsageRollups| Expr::col((Alias::new("excluded"), c));
-    let add = |c: UsageRollups| Expr::col((UsageRollups::Table, c)).add(excluded(c));
     for ((tenant, granularity, bucket, team, key, model), t) in groups {
-        let upsert = Query::insert()
-            .into_table(UsageRollups::Table)
-            .columns([
-                UsageRollups::TenantId,
-                UsageRollups::Granularity,
-                UsageRollups::BucketStart,
-                UsageRollups::TeamId,
-                UsageRollups::KeyId,
-                UsageRollups::Model,
-                UsageRollups::Requests,
-                UsageRollups::Errors,
-                UsageRollups::PromptTokens,
-                UsageRollups::CompletionTokens,
-                UsageRollups::CachedTokens,
-                UsageRollups::CostNusd,
-                UsageRollups::SavedNusd,
-            ])
-            .values([
-                tenant.into(),
-                granularity.into(),
-                bucket.into(),
-                team.into(),
-                key.into(),
-                model.into(),
-                t.requests.into(),
-                t.errors.into(),
-                t.prompt.into(),
-                t.completion.into(),
-                t.cached.into(),
-                t.cost.into(),
-                t.saved.into(),
-            ])?
-            .on_conflict(
-                OnConflict::columns([
-                    UsageRollups::TenantId,
-                    UsageRollups::Granularity,
-                    UsageRollups::BucketStart,
-                    UsageRollups::TeamId,
-                    UsageRollups::KeyId,
-                    UsageRollups::Model,
-                ])
-                .value(UsageRollups::Requests, add(UsageRollups::Requests))
-                .value(UsageRollups::Errors, add(UsageRollups::Errors))
-                .value(UsageRollups::PromptTokens, add(UsageRollups::PromptTokens))
-                .value(
-                    UsageRollups::CompletionTokens,
-                    add(UsageRollups::CompletionTokens),
-                )
-                .value(UsageRollups::CachedTokens, add(UsageRollups::CachedTokens))
-                .value(UsageRollups::CostNusd, add(UsageRollups::CostNusd))
-                .value(UsageRollups::SavedNusd, add(UsageRollups::SavedNusd))
-                .to_owned(),
-            )
-            .to_owned();
-        tx.execute(&upsert).await?;
+        let dimensions = [
+            ("tenant_id", tenant.into()),
+            ("granularity", granularity.into()),
+            ("bucket_start", bucket.into()),
+            ("team_id", team.into()),
+            ("key_id", key.into()),
+            ("model", model.into()),
+        ];
+        tx.execute(&add_to_rollup("usage_rollups", dimensions, &t)?)
+            .await?;
+    }
+    for ((tenant, granularity, bucket, user), t) in users {
+        let dimensions = [
+            ("tenant_id", tenant.into()),
+            ("granularity", granularity.into()),
+            ("bucket_start", bucket.into()),
+            ("end_user", user.into()),
+        ];
+        tx.execute(&add_to_rollup("user_usage_rollups", dimensions, &t)?)
+            .await?;
     }
     Ok(())
+}
+
+/// `INSERT … ON CONFLICT (dimensions) DO UPDATE` adding `totals` to the row of `dimensions`.
+fn add_to_rollup<const N: usize>(
+    table: &str,
+    dimensions: [(&str, sea_query::Value); N],
+    totals: &Totals,
+) -> Result<sea_query::InsertStatement, StorageError> {
+    let columns = dimensions
+        .iter()
+        .map(|(name, _)| Alias::new(*name))
+        .chain(TOTAL_COLUMNS.map(Alias::new));
+    let values = dimensions
+        .iter()
+        .map(|(_, value)| Expr::val(value.clone()))
+        .chain(totals.values().map(Expr::val));
+    let mut on_conflict = OnConflict::columns(dimensions.iter().map(|(name, _)| Alias::new(*name)));
+    for column in TOTAL_COLUMNS {
+        on_conflict.value(
+            Alias::new(column),
+            Expr::col((Alias::new(table), Alias::new(column)))
+                .add(Expr::col((Alias::new("excluded"), Alias::new(column)))),
+        );
+    }
+    Ok(Query::insert()
+        .into_table(Alias::new(table))
+        .columns(columns)
+        .values(values)?
+        .on_conflict(on_conflict)
+        .to_owned())
 }
 
 /// Deletes the tenant's request-log rows older than `before`; returns how many. Rollups stay.
@@ -343,6 +369,14 @@ pub async fn double_for_benchmark(
                 doubled(UsageRollups::SavedNusd),
             ])
             .and_where(Expr::col(UsageRollups::TenantId).eq(tenant_id)),
+    )
+    .await?;
+    let doubled = |c: &str| (Alias::new(c), Expr::col(Alias::new(c)).mul(2));
+    tx.execute(
+        Query::update()
+            .table(Alias::new("user_usage_rollups"))
+            .values(TOTAL_COLUMNS.map(doubled))
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id)),
     )
     .await?;
     Ok(added)

@@ -37,3 +37,4 @@ mod schema;
 mod sdk;
 mod translation;
 mod two_factor;
+mod usage_rollups;

@@ -53,6 +53,7 @@ const EXPECTED_TABLES: &[&str] = &[
     "notifications",
     "request_logs",
     "usage_rollups",
+    "user_usage_rollups",
     "audit_log",
     "credit_balances",
     "credit_transactions",
