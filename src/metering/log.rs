@@ -72,6 +72,12 @@ pub struct Settlement {
 impl Settlement {
     /// Releases the reservation and records `actual` (in the background).
     pub fn settle(self, actual: i64) {
+        // The local arbiter settles in memory at once (its flusher writes and alerts); only
+        // the database arbiter needs a task.
+        if let crate::policy::budget_arbiter::BudgetArbiter::Local { ledger, .. } = &self.arbiter {
+            ledger.settle(&self.charges, self.reserved_nusd, actual);
+            return;
+        }
         tokio::spawn(async move {
             match self
                 .arbiter
