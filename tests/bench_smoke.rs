@@ -110,3 +110,59 @@ fn bench_quick_runs_every_scenario_and_writes_json() {
     let exit = report["gateway"]["exit"].as_str().expect("gateway exit");
     assert!(exit.contains("exit status: 0"), "gateway exit: {exit}");
 }
+
+/// `--login-flood`: baseline and flood rounds alternate, every flood login is verified (401,
+/// none throttled or failed), and the report carries the changes against the baseline.
+#[test]
+fn bench_login_flood_alternates_rounds_and_verifies_every_login() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json_path = dir.path().join("flood.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .current_dir(dir.path())
+        .env_remove("SWITCHYARD_CONFIG")
+        .args([
+            "bench",
+            "--login-flood",
+            "8",
+            "--concurrency",
+            "2",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--json",
+        ])
+        .arg(&json_path)
+        .output()
+        .expect("run switchyard bench --login-flood");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("under flood vs baseline mean"), "{stdout}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json file"))
+            .expect("valid JSON");
+    assert_eq!(report["flood"], 8);
+    let runs = report["runs"].as_array().expect("runs");
+    let phases: Vec<&str> = runs.iter().map(|r| r["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["baseline", "flood", "baseline", "flood"]);
+    for run in runs {
+        assert!(run["requests"].as_u64().unwrap() > 0, "{run}");
+        assert_eq!(run["errors"], 0, "{run}");
+        assert!(run["latency_ms"]["p99"].as_f64().is_some(), "{run}");
+        if run["phase"] == "flood" {
+            assert!(run["logins_refused"].as_u64().unwrap() > 0, "{run}");
+            assert_eq!(run["logins_throttled"], 0, "{run}");
+            assert_eq!(run["logins_failed"], 0, "{run}");
+        }
+    }
+    assert!(report["p99_change_pct"].as_f64().is_some(), "{report}");
+    assert!(
+        report["baseline_p99_spread_pct"].as_f64().is_some(),
+        "{report}"
+    );
+}

@@ -7,6 +7,7 @@
 mod gateway;
 pub mod load;
 mod log_volume;
+mod login_flood;
 mod nginx;
 mod process;
 pub mod procstat;
@@ -85,6 +86,11 @@ pub struct BenchArgs {
     /// budgets on tenant and key), none of them refusing: measures what policies cost.
     #[arg(long)]
     pub policies: bool,
+    /// Instead of the HTTP benchmark: time `/v1` chat completions (closed loop at the first
+    /// --concurrency, default 4) alone and while this many wrong-password logins are kept in
+    /// flight (S3: proxy p99 unaffected by a login flood), alternating rounds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub login_flood: Option<u16>,
     /// Also write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -194,6 +200,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     )
     .await?;
     let url = |port: u16| format!("http://127.0.0.1:{port}{CHAT_PATH}");
+    if let Some(n) = a.login_flood {
+        let target = Target {
+            name: "gateway",
+            url: url(gw.port),
+            auth: format!("Bearer {}", gw.key),
+        };
+        let outcome = login_flood(&bench, &plan, &target, gw.port, n).await;
+        gw.process.terminate(Duration::from_secs(10)).await;
+        mock.stop().await;
+        return outcome;
+    }
     let mut subjects = vec![
         Subject {
             target: Target {
@@ -281,6 +298,41 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     print!("{}", render::render(&report));
     if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        println!("\nJSON report: {}", path.display());
+    }
+    Ok(())
+}
+
+/// `--login-flood N`: the measurement, printed (and written as JSON with `--json`).
+async fn login_flood(
+    bench: &Bench,
+    plan: &Plan,
+    target: &Target,
+    port: u16,
+    n: u16,
+) -> anyhow::Result<()> {
+    if let Err(e) = ready(target).await {
+        bail!("the gateway does not answer: {e}");
+    }
+    let concurrency = if plan.args.concurrency.is_empty() {
+        4
+    } else {
+        plan.concurrency.first().copied().unwrap_or(4)
+    };
+    let report = login_flood::run(
+        bench,
+        target,
+        &format!("http://127.0.0.1:{port}"),
+        usize::from(n),
+        concurrency,
+        plan.duration,
+        plan.warmup,
+    )
+    .await?;
+    print!("{}", login_flood::render(&report));
+    if let Some(path) = &plan.args.json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
         println!("\nJSON report: {}", path.display());

@@ -41,14 +41,7 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
         header("x-forwarded-for"),
         &state.settings.server.trusted_proxies,
     );
-    let tenant = snapshot.tenant(&key.tenant_id);
-    if !access::ip_allowed(ip, &tenant.ip_allowlist) {
-        let from = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
-        return Err(denied(
-            "ip_not_allowed",
-            format!("This organisation's API keys may not be used from {from}."),
-        ));
-    }
+    tenant_allows(&snapshot, &key.tenant_id, ip)?;
     if !access::ip_allowed(ip, &key.allowed_ips) {
         let from = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
         return Err(denied(
@@ -68,16 +61,38 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
     Ok(key)
 }
 
+/// Refuses a client address outside the tenant's IP allowlist (an empty list allows all).
+fn tenant_allows(
+    snapshot: &crate::policy::snapshot::Snapshot,
+    tenant_id: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), ProviderError> {
+    if access::ip_allowed(ip, &snapshot.tenant(tenant_id).ip_allowlist) {
+        return Ok(());
+    }
+    let from = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+    let mut e = ProviderError::new(
+        ErrorKind::PermissionDenied,
+        format!("This organisation's API keys may not be used from {from}."),
+    )
+    .with_code("ip_not_allowed");
+    e.origin = crate::providers::Origin::Caller;
+    Err(e)
+}
+
 /// The key an internal (playground) token acts as. The dashboard user was authenticated and
-/// authorised for the tenant when the token was issued; client address and origin checks do
-/// not apply (the call comes from the gateway itself).
+/// authorised for the tenant when the token was issued; the tenant's IP allowlist applies to
+/// that user's address (carried by the token, as the call itself comes from loopback). The
+/// key's own IP allowlist and allowed origins describe where its secret is deployed, which the
+/// playground never sees, so they do not apply.
 fn internal(
     state: &AppState,
     snapshot: &crate::policy::snapshot::Snapshot,
     token: &str,
 ) -> Result<Arc<KeyPolicy>, ProviderError> {
     let invalid = || auth_error(&auth::AuthError::Invalid("sy_internal_…".into()));
-    let (tenant, key_id) = state.internal_keys.redeem(token).ok_or_else(invalid)?;
+    let grant = state.internal_keys.redeem(token).ok_or_else(invalid)?;
+    let (tenant, key_id) = (grant.tenant_id, grant.key_id);
     let key = snapshot
         .credentials
         .values()
@@ -90,6 +105,7 @@ fn internal(
     if snapshot.suspended_tenants.contains(&tenant) {
         return Err(auth_error(&auth::AuthError::TenantSuspended));
     }
+    tenant_allows(snapshot, &tenant, grant.client_ip)?;
     state.key_usage.note(&tenant, &key_id, now_millis());
     Ok(key)
 }

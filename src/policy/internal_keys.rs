@@ -1,10 +1,12 @@
 //! Short-lived, single-use internal credentials: the dashboard's playground sends a chat
 //! through `/v1` acting as one of the tenant's keys. A grant lives only in memory, for
-//! [`LIFETIME`], names a tenant and a key, and is consumed by the first request presenting it;
-//! the data path then applies that key's snapshot policy (limits, budgets, PII, routing,
-//! metering), as for the key itself.
+//! [`LIFETIME`], names a tenant, a key and the dashboard user's client address, and is consumed
+//! by the first request presenting it; the data path then applies that key's snapshot policy
+//! (limits, budgets, PII, routing, metering), as for the key itself, and the tenant's IP
+//! allowlist to the dashboard user's address (the call itself comes from loopback).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,9 +18,17 @@ pub const PREFIX: &str = "sy_internal_";
 pub const LIFETIME: Duration = Duration::from_secs(30);
 
 struct Grant {
-    tenant_id: String,
-    key_id: String,
+    redeemed: Redeemed,
     expires: Instant,
+}
+
+/// What a live token acts as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redeemed {
+    pub tenant_id: String,
+    pub key_id: String,
+    /// The address of the dashboard user the token was issued to (trusted-proxy rule applied).
+    pub client_ip: Option<IpAddr>,
 }
 
 /// The grants not yet used.
@@ -28,8 +38,9 @@ pub struct InternalKeys {
 }
 
 impl InternalKeys {
-    /// A new token acting as `key_id` of `tenant_id`, valid once within [`LIFETIME`].
-    pub fn issue(&self, tenant_id: &str, key_id: &str) -> String {
+    /// A new token acting as `key_id` of `tenant_id` for a user at `client_ip`, valid once
+    /// within [`LIFETIME`].
+    pub fn issue(&self, tenant_id: &str, key_id: &str, client_ip: Option<IpAddr>) -> String {
         let bytes: [u8; 32] = rand::rng().random();
         let token = format!("{PREFIX}{}", hex::encode(bytes));
         let now = Instant::now();
@@ -38,22 +49,25 @@ impl InternalKeys {
         grants.insert(
             token.clone(),
             Grant {
-                tenant_id: tenant_id.to_owned(),
-                key_id: key_id.to_owned(),
+                redeemed: Redeemed {
+                    tenant_id: tenant_id.to_owned(),
+                    key_id: key_id.to_owned(),
+                    client_ip,
+                },
                 expires: now + LIFETIME,
             },
         );
         token
     }
 
-    /// Consumes a token: the (tenant id, key id) it acts as, when it is live.
-    pub fn redeem(&self, token: &str) -> Option<(String, String)> {
+    /// Consumes a token: what it acts as, when it is live.
+    pub fn redeem(&self, token: &str) -> Option<Redeemed> {
         let grant = self
             .grants
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(token)?;
-        (grant.expires > Instant::now()).then_some((grant.tenant_id, grant.key_id))
+        (grant.expires > Instant::now()).then_some(grant.redeemed)
     }
 }
 
@@ -64,9 +78,15 @@ mod tests {
     #[test]
     fn a_token_works_once() {
         let keys = InternalKeys::default();
-        let token = keys.issue("ten_1", "key_1");
+        let ip = "203.0.113.9".parse().ok();
+        let token = keys.issue("ten_1", "key_1", ip);
         assert!(token.starts_with(PREFIX));
-        assert_eq!(keys.redeem(&token), Some(("ten_1".into(), "key_1".into())));
+        let expected = Redeemed {
+            tenant_id: "ten_1".into(),
+            key_id: "key_1".into(),
+            client_ip: ip,
+        };
+        assert_eq!(keys.redeem(&token), Some(expected));
         assert_eq!(keys.redeem(&token), None);
         assert_eq!(keys.redeem("sy_internal_guess"), None);
     }

@@ -7,7 +7,12 @@
 //! password policy figures (64-character passwords accepted, common passwords refused,
 //! argon2id PHC strings with m ≥ 19456 and t ≥ 2).
 //!
-//! Figures are printed (`cargo test --test api login_load -- --nocapture`).
+//! Figures are printed (`cargo test --test api login_load -- --nocapture`). The strict ± 10 %
+//! comparison is not asserted here: in a debug build on a shared 2-core machine the 400-request
+//! baseline's p99 alone ranged from 9 to 30 ms between runs. It is measured by
+//! `switchyard bench --login-flood 100` instead (release build, gateway in its own process,
+//! alternating baseline and flood rounds, with the baseline-to-baseline spread beside the
+//! flood's change).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

@@ -24,6 +24,7 @@ on_both_backends!(
     totp_enrolment_login_replay_recovery_and_disable,
     failed_codes_are_throttled_and_pending_tokens_are_not_sessions,
     owner_requires_two_factor_for_every_member,
+    enrolment_page_shows_the_otpauth_uri_as_a_qr_code,
 );
 
 async fn app(backend: Backend) -> Option<TestApp> {
@@ -374,4 +375,71 @@ async fn owner_requires_two_factor_for_every_member(backend: Backend) {
             .unwrap_or_default()
             .contains("requires two-factor")
     );
+}
+
+/// The Account security page shows the new secret as an inline SVG QR code of the same
+/// `otpauth://` URI as the link (and the base32 text for manual entry), with no script.
+async fn enrolment_page_shows_the_otpauth_uri_as_a_qr_code(backend: Backend) {
+    let Some(app) = app(backend).await else {
+        return;
+    };
+    let (mut browser, _) = crate::dashboard_pages::sign_up(&app, "qr@two.test", "QR").await;
+    let off = browser.get("/app/account/security").await;
+    assert!(!off.html.contains("<svg"), "no code before enrolment");
+    let page = crate::control_ui::submit(
+        &mut browser,
+        "/app/account/security",
+        "/app/account/security/totp",
+        &[],
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    crate::pages::assert_hardened(&page, "/app/account/security/totp");
+    let uri = unescape(crate::control_ui::between(
+        &page.html,
+        "id=\"totp-uri\" href=\"",
+        "\"",
+    ));
+    let secret = crate::control_ui::between(&page.html, "id=\"totp-secret\">", "<");
+    assert!(
+        uri.starts_with("otpauth://totp/") && uri.contains(&format!("secret={secret}")),
+        "{uri}"
+    );
+    let expected = switchyard::control_plane::dashboard::qr::svg(&uri).unwrap();
+    let figure = crate::control_ui::between(&page.html, "id=\"totp-qr\"", "</figure>");
+    assert!(figure.contains("aria-label=\"QR code"), "{figure}");
+    assert!(
+        figure.contains(&expected),
+        "the QR code encodes the link: {figure}"
+    );
+    assert!(!page.html.contains("<script>"), "no inline script");
+}
+
+/// Undoes HTML escaping of an attribute value (`&amp;`, `&#38;`, `&#x26;`, …).
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';').unwrap() + at;
+        let entity = &rest[at + 1..end];
+        let c = match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let code = match entity.strip_prefix("#x").or(entity.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).unwrap(),
+                    None => entity.strip_prefix('#').unwrap().parse().unwrap(),
+                };
+                char::from_u32(code).unwrap()
+            }
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -235,9 +235,10 @@ try {
     models: "/app/models",
     playground: "/app/playground",
     privacy: "/app/settings/privacy",
+    security: "/app/account/security",
   };
   const keyLink = await page.goto(`${base}/app/keys`).then(() =>
-    page.getByRole("link", { name: "Edit" }).first().getAttribute("href"));
+    page.getByRole("link", { name: "Edit", exact: true }).first().getAttribute("href"));
   pages["key-edit"] = keyLink;
   for (const [name, url] of Object.entries(pages)) {
     await page.goto(`${base}${url}`);
@@ -259,6 +260,26 @@ try {
     if (overflow > 1) problems.push(`phone: ${url} overflows horizontally by ${overflow}px`);
     await mobile.screenshot({ path: path.join(shots, `${name}-phone.png`), fullPage: true });
   }
+  step("phone navigation: a Menu disclosure, keyboard usable, no script needed");
+  await mobile.goto(`${base}/app`);
+  if (await mobile.locator(".appnav").isVisible()) problems.push("phone: the wide navigation row is shown");
+  const menu = mobile.locator("details.navmenu > summary");
+  await menu.waitFor({ state: "visible" });
+  const menuLinks = mobile.locator("details.navmenu nav a");
+  if (await menuLinks.first().isVisible()) problems.push("phone: the menu starts open");
+  await menu.focus();
+  await mobile.keyboard.press("Enter");
+  await menuLinks.filter({ hasText: "Keys" }).waitFor({ state: "visible" });
+  const count = await menuLinks.count();
+  if (count !== 11) problems.push(`phone: the menu has ${count} links, expected 11`);
+  const box = await mobile.locator("details.navmenu nav").boundingBox();
+  if (!box || box.x < 0 || box.x + box.width > 390) {
+    problems.push(`phone: the open menu leaves the screen: ${JSON.stringify(box)}`);
+  }
+  await mobile.screenshot({ path: path.join(shots, "menu-open-phone.png"), fullPage: true });
+  await menuLinks.filter({ hasText: "Keys" }).click();
+  await mobile.waitForURL(`${base}/app/keys`);
+  if (await page.locator("details.navmenu").isVisible()) problems.push("desktop: the phone menu is shown");
   const anonymous = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const visitor = await anonymous.newPage();
   watch(visitor, "anonymous");

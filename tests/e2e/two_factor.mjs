@@ -99,7 +99,14 @@ try {
     throw new Error(`unexpected otpauth URI ${uri}`);
   }
   const key = base32Decode(secret);
+  const qr = page.getByRole("img", { name: /QR code/ });
+  await qr.waitFor({ state: "visible" });
+  const qrBox = await qr.boundingBox();
+  if (!qrBox || qrBox.width < 150) throw new Error(`the QR code is too small: ${JSON.stringify(qrBox)}`);
   await page.screenshot({ path: path.join(shots, "security-enrol-desktop.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(shots, "security-enrol-phone.png"), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   step("confirm with a code computed here");
   await page.getByLabel("Code from the app").fill(totp(key, Date.now() / 1000));

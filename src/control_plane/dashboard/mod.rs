@@ -16,6 +16,7 @@ pub mod overview;
 pub mod playground;
 pub mod privacy;
 pub mod providers;
+pub mod qr;
 pub mod route_form;
 pub mod security;
 pub mod settings;

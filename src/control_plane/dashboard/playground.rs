@@ -1,8 +1,10 @@
 //! The playground: pick one of the tenant's keys and a model or route, type a message, and the
 //! chat goes through the gateway's own `/v1/chat/completions` (over loopback, with a single-use
 //! internal token acting as that key) — so the key's policy, the tenant's routing, the cache,
-//! metering and the request log apply exactly as for the key itself. The page shows the answer,
-//! who answered, the latency and the cost the log recorded.
+//! metering and the request log apply exactly as for the key itself. The tenant's IP allowlist
+//! applies to the dashboard user's own address (checked here, with a readable refusal, and again
+//! on the data path, which gets the address with the token). The page shows the answer, who
+//! answered, the latency and the cost the log recorded.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ use crate::control_plane::keys::{self, KeyStatus};
 use crate::control_plane::{models, routes};
 use crate::domain::role::Role;
 use crate::domain::time::now_millis;
+use crate::policy::access;
 use crate::state::AppState;
 use crate::storage::usage::{self, LogFilter};
 
@@ -204,6 +207,38 @@ fn header(res: &reqwest::Response, name: &str) -> String {
         .to_owned()
 }
 
+/// The dashboard user's address, by the data plane's rule: the socket peer, or the rightmost
+/// untrusted `X-Forwarded-For` hop when the peer is a trusted proxy.
+fn client_ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    access::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded,
+        &state.settings.server.trusted_proxies,
+    )
+}
+
+/// Refuses a user outside the tenant's IP allowlist: the playground must not let them reach
+/// providers that the tenant's keys could not reach from where they are.
+fn check_tenant_allowlist(
+    state: &AppState,
+    p: &Principal,
+    ip: Option<IpAddr>,
+) -> Result<(), ApiFailure> {
+    let snapshot = state.policy.current();
+    if access::ip_allowed(ip, &snapshot.tenant(p.tenant.as_str()).ip_allowlist) {
+        return Ok(());
+    }
+    let from = ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+    Err(ApiFailure::Forbidden(format!(
+        "your address ({from}) is outside this organisation's IP allowlist (see Settings), \
+         so the playground cannot send chats from here"
+    )))
+}
+
 /// Sends the chat through `/v1` as the chosen key.
 async fn send(
     req: &HttpRequest,
@@ -212,6 +247,8 @@ async fn send(
     f: &PlaygroundForm,
 ) -> Result<Outcome, ApiFailure> {
     p.require(Role::Member)?;
+    let ip = client_ip(req, state);
+    check_tenant_allowlist(state, p, ip)?;
     let message = f.message.trim();
     if message.is_empty() {
         return Err(ApiFailure::field("message", "type a message to send"));
@@ -233,7 +270,7 @@ async fn send(
     }
     messages.push(json!({ "role": "user", "content": message }));
     let body = json!({ "model": f.model.trim(), "messages": messages });
-    let token = state.internal_keys.issue(p.tenant.as_str(), &key.id);
+    let token = state.internal_keys.issue(p.tenant.as_str(), &key.id, ip);
     let request_id = format!("playground-{}", uuid::Uuid::now_v7().simple());
     let client = reqwest::Client::builder()
         .no_proxy()

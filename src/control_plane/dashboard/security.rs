@@ -1,5 +1,5 @@
 //! The Account security page (`/app/account/security`): turn two-factor login on (a secret
-//! shown once as an `otpauth://` link and base32 text, confirmed by a code, then one-time
+//! shown once as a QR code, an `otpauth://` link and base32 text, confirmed by a code, then one-time
 //! recovery codes shown once) or off (with a current code or the password); and the owner's
 //! "require two-factor login for all members" switch posted from the Settings page.
 
@@ -25,6 +25,8 @@ struct SecurityPage {
     required: bool,
     /// A secret waiting for confirmation, shown once: (otpauth URI, base32).
     enrolment: Option<(String, String)>,
+    /// The otpauth URI as an inline SVG QR code (markup we generate: numbers and colours only).
+    qr: Option<String>,
     /// Recovery codes just issued, shown once.
     recovery_codes: Vec<String>,
 }
@@ -57,6 +59,7 @@ async fn show(
                     },
                     required: false,
                     enrolment: None,
+                    qr: None,
                     recovery_codes: Vec::new(),
                 },
             );
@@ -74,6 +77,7 @@ async fn show(
         }
         None => StatusCode::OK,
     };
+    let qr = enrolment.as_ref().and_then(|(uri, _)| super::qr::svg(uri));
     render(
         code,
         &SecurityPage {
@@ -81,6 +85,7 @@ async fn show(
             status,
             required,
             enrolment,
+            qr,
             recovery_codes,
         },
     )

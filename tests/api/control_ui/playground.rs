@@ -165,3 +165,102 @@ async fn playground_chats_through_the_gateway_as_a_key(backend: Backend) {
     assert_eq!(refused.status, 403, "{}", refused.html);
     assert_eq!(mock.received().len(), 1);
 }
+
+on_both_backends!(playground_applies_the_tenant_ip_allowlist_to_the_user);
+
+/// A dashboard user outside the tenant's IP allowlist cannot reach providers through the
+/// playground; the address is found by the data plane's trusted-proxy rule.
+async fn playground_applies_the_tenant_ip_allowlist_to_the_user(backend: Backend) {
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let base = mock.base_url.clone();
+    let Some(app) = spawn_app_with(
+        backend,
+        move |s| {
+            add_provider(s, "openai", ProviderKind::Openai, &base, &["gpt-test"]);
+            s.server.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        },
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let (mut owner, _) = sign_up(&app, "owner@allowlist.test", "Allowlisted").await;
+    let minted = submit(&mut owner, "/app/keys", "/app/keys", &[("name", "pg")]).await;
+    assert_eq!(minted.status, 200);
+    let keys: Value = serde_json::from_str(&owner.get("/api/v1/keys").await.html).unwrap();
+    let key_id = keys[0]["id"].as_str().unwrap().to_owned();
+    let saved = submit(
+        &mut owner,
+        "/app/settings",
+        "/app/settings",
+        &[
+            ("timezone", "UTC"),
+            ("retention_days", "30"),
+            ("ip_allowlist", "203.0.113.0/24"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    app.wait_for_policy().await;
+
+    let page = owner.get("/app/playground").await;
+    let token = super::super::pages::csrf_field(&page.html);
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("key", key_id.as_str()),
+        ("model", "gpt-test"),
+        ("message", "hello"),
+    ];
+    // From the loopback address itself, and with a spoofed hop in front of an outside one
+    // (the rightmost untrusted hop is the client): refused, readably, before any provider call.
+    for forwarded in [None, Some("203.0.113.9, 198.51.100.1")] {
+        let headers: Vec<(&str, &str)> = forwarded
+            .map(|f| vec![("x-forwarded-for", f)])
+            .unwrap_or_default();
+        let refused = owner
+            .post_with_headers("/app/playground", &form, &headers)
+            .await;
+        assert_eq!(refused.status, 403, "{forwarded:?}: {}", refused.html);
+        let message = between(&refused.html, "role=\"alert\" id=\"form-error\">", "</p>");
+        let from = if forwarded.is_some() {
+            "198.51.100.1"
+        } else {
+            "127.0.0.1"
+        };
+        assert!(
+            message.contains(&format!("Your address ({from}) is outside"))
+                && message.contains("IP allowlist"),
+            "{message}"
+        );
+        let htmx = owner
+            .post_with_headers(
+                "/app/playground",
+                &form,
+                &[headers.as_slice(), &[("hx-request", "true")]].concat(),
+            )
+            .await;
+        assert!(
+            htmx.html.contains("Refused (HTTP 403)") && htmx.html.contains("IP allowlist"),
+            "{}",
+            htmx.html
+        );
+    }
+    assert_eq!(mock.received().len(), 0, "never reached the provider");
+
+    // From inside the allowlist (through the trusted proxy): the chat goes through, so the
+    // data path judged the user's address, not the playground's loopback call.
+    let sent = owner
+        .post_with_headers(
+            "/app/playground",
+            &form,
+            &[("x-forwarded-for", "203.0.113.9")],
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.html);
+    assert_eq!(
+        between(&sent.html, "id=\"answer-text\">", "</div>"),
+        "Echo: hello"
+    );
+    assert_eq!(mock.received().len(), 1);
+}
