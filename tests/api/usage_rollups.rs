@@ -16,6 +16,9 @@ use crate::on_both_backends;
 on_both_backends!(rollup_reads_over_partial_days_match_the_log);
 
 const HOUR: i64 = 3_600_000;
+
+/// A record's group under one grouping.
+type GroupOf = fn(&LogRecord) -> String;
 const DAY: i64 = 24 * HOUR;
 
 fn record(tenant: &str, i: i64, at: i64) -> LogRecord {
@@ -56,12 +59,7 @@ fn record(tenant: &str, i: i64, at: i64) -> LogRecord {
 }
 
 /// What summing the records of `[from, to)` at hour precision gives, per group.
-fn expected(
-    records: &[LogRecord],
-    by: fn(&LogRecord) -> String,
-    from: i64,
-    to: i64,
-) -> Vec<UsageGroup> {
+fn expected(records: &[LogRecord], by: GroupOf, from: i64, to: i64) -> Vec<UsageGroup> {
     let mut out: BTreeMap<String, UsageGroup> = BTreeMap::new();
     let lo = from - from.rem_euclid(HOUR);
     for r in records.iter().filter(|r| {
@@ -119,7 +117,7 @@ async fn rollup_reads_over_partial_days_match_the_log(backend: Backend) {
         (start + DAY, start + 2 * DAY + 1),                     // ends one ms into a day
         (start + 30 * HOUR, start + 30 * HOUR),                 // empty
     ];
-    let dimensions: [(GroupBy, fn(&LogRecord) -> String); 4] = [
+    let dimensions: [(GroupBy, GroupOf); 4] = [
         (GroupBy::Model, |r| {
             r.served_model.clone().unwrap_or_default()
         }),
