@@ -28,6 +28,7 @@ mod login_load;
 mod openai_surface;
 mod pages;
 mod pii;
+mod pii_levels;
 mod pii_with_cache_and_logs;
 mod provider_state;
 mod providers;
