@@ -128,7 +128,11 @@ impl PiiForm {
             })
             .collect();
         let mut custom = custom_rows(&view.policy.custom);
-        custom.push(CustomRow::default());
+        // The row that adds a pattern: redact unless another action is chosen.
+        custom.push(CustomRow {
+            action: "redact".to_owned(),
+            ..CustomRow::default()
+        });
         let mut overrides: Vec<String> = sorted_types()
             .into_iter()
             .filter(|t| view.policy.get(*t).is_some())
