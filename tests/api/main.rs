@@ -12,6 +12,7 @@ mod alerts;
 mod budgets;
 mod cache;
 mod cache_controls;
+mod cache_embedding_cost;
 mod cache_usage;
 mod cli;
 mod config_errors;
