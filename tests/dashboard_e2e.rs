@@ -8,7 +8,8 @@
 //! playground and sees the answer and its cost, waits for the spend and the request in Usage
 //! and Logs, buys credits through the local Stripe server's hosted checkout (issue 8,
 //! acceptance 4) and sees the new balance on the Credits page, screenshots every page at
-//! 1280×800 and 390×844 into
+//! 1280×800 and 390×844 (the team page after overriding its PII policy, and a key's edit page
+//! with its PII section, among them) into
 //! `target/screenshots/`, and fails on any CSP violation, console error or page error.
 //!
 //! Skipped with a printed reason when node, the npm packages or Chromium are missing, unless
@@ -114,6 +115,8 @@ async fn dashboard_in_headless_chromium() {
         "models",
         "playground",
         "privacy",
+        "team",
+        "key-edit",
     ] {
         for size in ["desktop", "phone"] {
             let file = shots.join(format!("{name}-{size}.png"));

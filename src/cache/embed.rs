@@ -1,6 +1,10 @@
 //! The semantic cache's one embedding call per lookup, served through this gateway's own
-//! catalog and routing (fallbacks and retries apply). Its cost is tracked as a request-log row of
-//! its own (endpoint `embeddings`, same request id, tenant, team and key as the chat call).
+//! catalog and routing (fallbacks and retries apply). It is paid like a `/v1/embeddings` call of
+//! the caller: its most possible cost is reserved on the caller's budgets (key, team, tenant,
+//! end user, the embedding model) and prepaid credits before the call, and settled with the
+//! actual cost after it; its request-log row is its own (endpoint `embeddings`, same request
+//! id, tenant, team and key as the chat call). When a budget or the credits cannot cover it,
+//! the call is not made and the request goes on without the semantic cache.
 
 use actix_web::HttpRequest;
 
@@ -57,8 +61,38 @@ pub async fn embed(
     log.tenant_id.clone_from(&draft.tenant_id);
     log.team_id.clone_from(&draft.team_id);
     log.key_id.clone_from(&draft.key_id);
+    log.end_user.clone_from(&draft.end_user);
     log.requested_model = Some(model.to_owned());
     log.route = Some(plan.route.clone());
+    let prompt_tokens = (text.len() as u64).div_ceil(4);
+    let call = context::BudgetedCall {
+        end_user: draft.end_user.as_deref(),
+        model,
+        prompt_tokens,
+        max_tokens: Some(0),
+    };
+    log.settlement = match context::reserve_budgets_for(state, key, &plan, call).await {
+        Ok(settlement) => settlement,
+        Err(refused) => {
+            tracing::info!(model, reason = %refused.error, "cache embedding not paid for; semantic cache skipped");
+            return None;
+        }
+    };
+    let estimate = crate::billing::hold::Estimate {
+        prompt_tokens,
+        max_tokens: Some(0),
+    };
+    log.credits = match context::reserve_credits_for(state, key, &plan, estimate).await {
+        Ok(hold) => hold,
+        Err(refused) => {
+            tracing::info!(model, reason = %refused.error, "cache embedding not paid for; semantic cache skipped");
+            // Dropping the draft unsettled would keep the budget reservation held.
+            if let Some(settlement) = log.settlement.take() {
+                settlement.settle(0);
+            }
+            return None;
+        }
+    };
     let served = pipeline::run(
         state,
         &context::http(req, state),

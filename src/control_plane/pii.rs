@@ -1,5 +1,5 @@
 //! PII policies on a tenant, a team or a key: read, replaced, cleared, audited, and enforced by
-//! the data path within one snapshot poll. Shared by the CLI and (later) the dashboard.
+//! the data path within one snapshot poll. Shared by the CLI, the admin API and the dashboard.
 
 use serde_json::{Map, Value};
 
@@ -78,6 +78,58 @@ pub async fn get(db: &Db, tenant: &TenantId, level: &Level) -> Result<PiiPolicy,
         Some(v) => serde_json::from_value(v.clone())
             .map_err(|e| StorageError::Corrupt(format!("PII policy: {e}")).into()),
     }
+}
+
+/// A level's own policy beside what the levels above it give it.
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct LevelView {
+    /// The policy set at this level (`{}`: it sets nothing and inherits every type).
+    #[schema(value_type = Object)]
+    pub policy: PiiPolicy,
+    /// Whether this level sets nothing of its own.
+    pub inherits: bool,
+    /// What the levels above give this one (organisation, then the key's team).
+    #[schema(value_type = Object)]
+    pub inherited: PiiPolicy,
+    /// What applies here: `inherited` with this level's settings on top.
+    #[schema(value_type = Object)]
+    pub effective: PiiPolicy,
+}
+
+/// The policy of one level with what it inherits (another tenant's team or key: not found).
+pub async fn view(db: &Db, tenant: &TenantId, level: &Level) -> Result<LevelView, PiiError> {
+    let policy = get(db, tenant, level).await?;
+    let inherited = match level {
+        Level::Tenant => PiiPolicy::default(),
+        Level::Team(_) => get(db, tenant, &Level::Tenant).await?,
+        Level::Key(id) => {
+            let team = keys::find(db, tenant, id)
+                .await?
+                .ok_or_else(|| PiiError::NotFound(describe(level)))?
+                .team_id;
+            let mut above = vec![get(db, tenant, &Level::Tenant).await?];
+            if let Some(team) = team {
+                above.push(get(db, tenant, &Level::Team(team)).await?);
+            }
+            PiiPolicy::merge(&above)
+        }
+    };
+    Ok(LevelView {
+        inherits: policy.is_empty(),
+        effective: PiiPolicy::merge([&inherited, &policy]),
+        policy,
+        inherited,
+    })
+}
+
+/// Clears the policy at one level, so it inherits every type from the levels above.
+pub async fn clear(
+    db: &Db,
+    tenant: &TenantId,
+    level: &Level,
+    actor: Actor<'_>,
+) -> Result<(), PiiError> {
+    put(db, tenant, level, &PiiPolicy::default(), actor).await
 }
 
 /// Replaces the policy at one level; an empty policy clears it. Other settings in the same

@@ -407,23 +407,45 @@ pub async fn reserve_budgets(
     plan: &Plan,
     chat: &ChatRequest,
 ) -> Result<Option<Settlement>, super::respond::Failure> {
+    let size = BudgetedCall {
+        end_user: chat.user.as_deref(),
+        model: &chat.model,
+        prompt_tokens: estimate_prompt(chat),
+        max_tokens: chat.max_tokens,
+    };
+    reserve_budgets_for(state, key, plan, size).await
+}
+
+/// What a call's budget reservation depends on: who it is for, the model it names and its size.
+#[derive(Clone, Copy, Debug)]
+pub struct BudgetedCall<'a> {
+    /// The caller's end user (`user` field), for end-user budgets.
+    pub end_user: Option<&'a str>,
+    /// The model or route named, for model budgets.
+    pub model: &'a str,
+    pub prompt_tokens: u64,
+    /// The output cap (`Some(0)` for embeddings, `None`: the default cap).
+    pub max_tokens: Option<u32>,
+}
+
+/// [`reserve_budgets`] for a call already sized (embeddings, the semantic cache's embedding).
+pub async fn reserve_budgets_for(
+    state: &AppState,
+    key: &KeyPolicy,
+    plan: &Plan,
+    call: BudgetedCall<'_>,
+) -> Result<Option<Settlement>, super::respond::Failure> {
     let charges = {
         let snapshot = state.policy.current();
-        budget::charges(
-            &snapshot,
-            key,
-            chat.user.as_deref(),
-            &chat.model,
-            now_millis(),
-        )
+        budget::charges(&snapshot, key, call.end_user, call.model, now_millis())
     };
     if charges.is_empty() {
         return Ok(None);
     }
     let amount = budget::max_cost(
         plan.candidates.iter().map(|d| d.prices.as_ref()),
-        estimate_prompt(chat),
-        chat.max_tokens,
+        call.prompt_tokens,
+        call.max_tokens,
     );
     match state.budgets.reserve(&charges, amount).await {
         Ok(Ok(())) => Ok(Some(Settlement {

@@ -57,6 +57,13 @@ async fn handle(
         draft,
     )
     .await?;
+    let call = context::BudgetedCall {
+        end_user: parsed.request.user.as_deref(),
+        model: &parsed.request.model,
+        prompt_tokens: tokens,
+        max_tokens: Some(0),
+    };
+    draft.settlement = context::reserve_budgets_for(state, &key, &plan, call).await?;
     let estimate = crate::billing::hold::Estimate {
         prompt_tokens: tokens,
         max_tokens: Some(0),

@@ -429,6 +429,8 @@ async fn another_tenants_objects_are_404_on_every_route(backend: Backend) {
             Some(json!({ "grace": "1h" }))
         } else if concrete.ends_with("/members") {
             Some(json!({ "user_id": objects.user }))
+        } else if method == Method::PUT && concrete.ends_with("/pii") {
+            Some(json!({ "email": "allow" }))
         } else if method == Method::PATCH && concrete.starts_with("/api/v1/keys/") {
             Some(json!({ "name": "hijacked", "rpm": 1 }))
         } else if method == Method::PATCH {

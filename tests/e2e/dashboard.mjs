@@ -220,6 +220,17 @@ try {
     await page.screenshot({ path: path.join(shots, "playground-answer-desktop.png"), fullPage: true });
   }
 
+  step("override the team's PII policy on its page");
+  await page.goto(`${base}/app/teams`);
+  await page.getByRole("link", { name: "research", exact: true }).click();
+  await page.waitForURL(/\/app\/teams\/[^/?]+$/);
+  const teamPage = new URL(page.url()).pathname;
+  await expectText("#pii-level", "inherits");
+  await page.getByLabel("Email addresses").selectOption("tokenize");
+  await page.getByRole("button", { name: "Save PII policy" }).click();
+  await expectText("#pii-level", "overrides");
+  await expectText("#pii-level", "Email addresses");
+
   step("screenshots of every page");
   const pages = {
     overview: "/app",
@@ -240,6 +251,7 @@ try {
   const keyLink = await page.goto(`${base}/app/keys`).then(() =>
     page.getByRole("link", { name: "Edit", exact: true }).first().getAttribute("href"));
   pages["key-edit"] = keyLink;
+  pages.team = teamPage;
   for (const [name, url] of Object.entries(pages)) {
     await page.goto(`${base}${url}`);
     await page.screenshot({ path: path.join(shots, `${name}-desktop.png`), fullPage: true });

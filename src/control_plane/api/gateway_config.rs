@@ -11,7 +11,6 @@ use crate::control_plane::auth::principal::Principal;
 use crate::control_plane::dashboard::models::targetable;
 use crate::control_plane::{cache, models, pii, routes};
 use crate::domain::role::Role;
-use crate::policy::pii::PiiPolicy;
 use crate::state::AppState;
 use crate::storage::pii_settings::Level;
 
@@ -104,7 +103,8 @@ pub async fn get_pii(state: web::Data<AppState>, p: Principal) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(pii::get(&state.db, &p.tenant, &Level::Tenant).await?))
 }
 
-/// Replaces the organisation's PII policy (admin); `{}` clears it.
+/// Replaces the organisation's PII policy (admin); `{}` clears it. Teams and keys may
+/// override it per type (`/api/v1/teams/{id}/pii`, `/api/v1/keys/{id}/pii`).
 #[utoipa::path(put, path = "/api/v1/pii", tag = "settings", request_body(content = Object),
     responses((status = 200, body = Object), (status = 400), (status = 403)))]
 pub async fn put_pii(
@@ -113,8 +113,7 @@ pub async fn put_pii(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiFailure> {
     p.require(Role::Admin)?;
-    let policy: PiiPolicy = serde_json::from_value(body.into_inner())
-        .map_err(|e| ApiFailure::field("pii", e.to_string()))?;
+    let policy = super::pii_levels::policy_body(body.into_inner())?;
     pii::put(&state.db, &p.tenant, &Level::Tenant, &policy, p.actor()).await?;
     Ok(HttpResponse::Ok().json(pii::get(&state.db, &p.tenant, &Level::Tenant).await?))
 }

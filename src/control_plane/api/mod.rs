@@ -11,6 +11,7 @@ pub mod credits;
 pub mod error;
 pub mod gateway_config;
 pub mod keys;
+pub mod pii_levels;
 pub mod platform;
 pub mod teams;
 pub mod tenant_config;
@@ -56,10 +57,16 @@ api_routes! {
     patch "/v1/keys/{id}" => keys::update,
     delete "/v1/keys/{id}" => keys::revoke,
     post "/v1/keys/{id}/rotate" => keys::rotate,
+    get "/v1/keys/{id}/pii" => pii_levels::get_key_pii,
+    put "/v1/keys/{id}/pii" => pii_levels::put_key_pii,
+    delete "/v1/keys/{id}/pii" => pii_levels::delete_key_pii,
     get "/v1/teams" => teams::list_teams,
     post "/v1/teams" => teams::create_team,
     post "/v1/teams/{id}/members" => teams::add_team_member,
     delete "/v1/teams/{id}/members/{user_id}" => teams::remove_team_member,
+    get "/v1/teams/{id}/pii" => pii_levels::get_team_pii,
+    put "/v1/teams/{id}/pii" => pii_levels::put_team_pii,
+    delete "/v1/teams/{id}/pii" => pii_levels::delete_team_pii,
     get "/v1/members" => teams::list_members,
     patch "/v1/members/{user_id}" => teams::set_role,
     delete "/v1/members/{user_id}" => teams::remove_member,
@@ -150,6 +157,8 @@ impl Modify for SecuritySchemes {
         byok::list_models, byok::set_model, byok::remove_model,
         gateway_config::list_routes, gateway_config::set_route, gateway_config::delete_route,
         gateway_config::get_pii, gateway_config::put_pii,
+        pii_levels::get_team_pii, pii_levels::put_team_pii, pii_levels::delete_team_pii,
+        pii_levels::get_key_pii, pii_levels::put_key_pii, pii_levels::delete_key_pii,
         gateway_config::get_cache, gateway_config::patch_cache,
         tokens::list, tokens::create, tokens::revoke,
         activity::list_notifications, activity::mark_read, activity::audit_log,

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::pii_form::{self, PiiForm};
 use super::{Ctx, blank_none, dashboard_page, duration, failure, list, number, render, to_login};
 use crate::control_plane::api::error::ApiFailure;
 use crate::control_plane::auth::principal::Principal;
@@ -19,6 +20,7 @@ use crate::domain::money::NanoUsd;
 use crate::domain::role::Role;
 use crate::domain::time::now_millis;
 use crate::state::AppState;
+use crate::storage::pii_settings::Level;
 use crate::storage::usage::{self, GroupBy};
 
 /// Spend shown on the list covers this window.
@@ -60,6 +62,7 @@ struct KeyEditPage {
     expires: String,
     budget: String,
     period: String,
+    pii: PiiForm,
 }
 
 dashboard_page!(KeysPage, KeyEditPage);
@@ -309,12 +312,21 @@ pub async fn revoke(
     }
 }
 
+/// What the edit page shows besides the stored key: a notice, or a failed change's message
+/// (with the submitted PII fields after a failed PII save).
+#[derive(Default)]
+struct EditOutcome {
+    notice: Option<String>,
+    error: Option<(StatusCode, String)>,
+    pii_fields: Option<Vec<(String, String)>>,
+}
+
 async fn edit_view(
     req: &HttpRequest,
     state: &AppState,
     p: &Principal,
     id: &str,
-    error: Option<(StatusCode, String)>,
+    outcome: EditOutcome,
 ) -> HttpResponse {
     let found = match keys::list(&state.db, &p.tenant).await {
         Ok(keys) => keys.into_iter().find(|k| k.id == id),
@@ -335,7 +347,12 @@ async fn edit_view(
         .await;
     };
     let mut ctx = Ctx::new(req, state, p, "Edit key", "keys").await;
-    let status_code = match error {
+    ctx.notice = outcome.notice;
+    let mut pii = PiiForm::load(state, p, &Level::Key(key.id.clone()), &mut ctx.error).await;
+    if let Some(fields) = &outcome.pii_fields {
+        pii.refill(fields);
+    }
+    let status_code = match outcome.error {
         Some((code, message)) => {
             ctx.error = Some(message);
             code
@@ -357,20 +374,80 @@ async fn edit_view(
             .clone()
             .unwrap_or_else(|| "monthly".into()),
         key,
+        pii,
     };
     render(status_code, &page)
 }
 
-/// `GET /app/keys/{id}`: the edit form.
+/// `?saved=pii` after a successful PII change.
+#[derive(Debug, Deserialize)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+/// `GET /app/keys/{id}`: the edit form and the key's PII policy.
 pub async fn edit_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     p: Option<Principal>,
     id: web::Path<String>,
+    query: web::Query<SavedQuery>,
 ) -> HttpResponse {
-    match p {
-        Some(p) => edit_view(&req, &state, &p, &id, None).await,
-        None => to_login(),
+    let Some(p) = p else {
+        return to_login();
+    };
+    let outcome = EditOutcome {
+        notice: (query.saved.as_deref() == Some("pii"))
+            .then(|| "PII policy saved; it applies within a second.".to_owned()),
+        ..EditOutcome::default()
+    };
+    edit_view(&req, &state, &p, &id, outcome).await
+}
+
+/// `POST /app/keys/{id}/pii`: replaces the key's PII policy (admin).
+pub async fn save_pii(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Option<Principal>,
+    id: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let Some(p) = p else {
+        return to_login();
+    };
+    let fields = form.into_inner();
+    match pii_form::save(&state, &p, &Level::Key(id.to_string()), &fields).await {
+        Ok(()) => super::see_other(&format!("/app/keys/{id}?saved=pii")),
+        Err(e) => {
+            let outcome = EditOutcome {
+                error: Some(failure(&e)),
+                pii_fields: Some(fields),
+                ..EditOutcome::default()
+            };
+            edit_view(&req, &state, &p, &id, outcome).await
+        }
+    }
+}
+
+/// `POST /app/keys/{id}/pii/inherit`: clears the key's PII policy (admin).
+pub async fn inherit_pii(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Option<Principal>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let Some(p) = p else {
+        return to_login();
+    };
+    match pii_form::inherit(&state, &p, &Level::Key(id.to_string())).await {
+        Ok(()) => super::see_other(&format!("/app/keys/{id}?saved=pii")),
+        Err(e) => {
+            let outcome = EditOutcome {
+                error: Some(failure(&e)),
+                ..EditOutcome::default()
+            };
+            edit_view(&req, &state, &p, &id, outcome).await
+        }
     }
 }
 
@@ -445,6 +522,12 @@ pub async fn edit(
     .await;
     match result {
         Ok(()) => super::see_other("/app/keys"),
-        Err(e) => edit_view(&req, &state, &p, &id, Some(failure(&e))).await,
+        Err(e) => {
+            let outcome = EditOutcome {
+                error: Some(failure(&e)),
+                ..EditOutcome::default()
+            };
+            edit_view(&req, &state, &p, &id, outcome).await
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod logs;
 pub mod models;
 pub mod overview;
+pub mod pii_form;
 pub mod playground;
 pub mod privacy;
 pub mod providers;
@@ -20,6 +21,7 @@ pub mod qr;
 pub mod route_form;
 pub mod security;
 pub mod settings;
+pub mod team;
 pub mod teams;
 pub mod usage;
 
@@ -43,8 +45,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/keys/{id}", web::post().to(keys::edit))
         .route("/app/keys/{id}/rotate", web::post().to(keys::rotate))
         .route("/app/keys/{id}/revoke", web::post().to(keys::revoke))
+        .route("/app/keys/{id}/pii", web::post().to(keys::save_pii))
+        .route(
+            "/app/keys/{id}/pii/inherit",
+            web::post().to(keys::inherit_pii),
+        )
         .route("/app/teams", web::get().to(teams::page))
         .route("/app/teams", web::post().to(teams::create_team))
+        .route("/app/teams/{id}", web::get().to(team::page))
+        .route("/app/teams/{id}/pii", web::post().to(team::save_pii))
+        .route(
+            "/app/teams/{id}/pii/inherit",
+            web::post().to(team::inherit_pii),
+        )
         .route(
             "/app/teams/{id}/members",
             web::post().to(teams::add_to_team),

@@ -52,7 +52,8 @@ struct TeamsPage {
 
 dashboard_page!(TeamsPage);
 
-async fn show(
+/// The page, with an error when `outcome` holds one.
+pub(super) async fn show(
     req: &HttpRequest,
     state: &AppState,
     p: &Principal,

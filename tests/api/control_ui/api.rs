@@ -120,7 +120,7 @@ async fn gateway_configuration_over_the_admin_api(backend: Backend) {
         )
         .await;
     assert_eq!(bad.status, 400);
-    assert_eq!(bad.body["error"]["field"], "pii");
+    assert_eq!(bad.body["error"]["field"], "email");
     let cache = a
         .call(
             Method::PATCH,

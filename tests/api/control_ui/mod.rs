@@ -4,6 +4,7 @@
 mod api;
 mod keys;
 mod models;
+mod pii_levels;
 mod playground;
 mod privacy;
 mod providers;
