@@ -11,8 +11,9 @@ use switchyard::providers::ProviderKind;
 use switchyard::startup::Application;
 use switchyard::storage::Db;
 
+use crate::common::db::{TestDb, pgvector_admin_url};
 use crate::common::mock_provider::{MockBehavior, MockProvider, mock_vector};
-use crate::common::{Backend, Gateway, add_provider, spawn_gateway, sse_events};
+use crate::common::{Backend, Gateway, add_provider, spawn_gateway, spawn_gateway_on, sse_events};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -684,6 +685,89 @@ async fn two_gateways_sharing_redis_share_semantic_hits() {
         1,
         "the provider was called once across both"
     );
+    drop(second_handle.stop(false));
+}
+
+/// With pgvector in the database, replicas share the semantic index there instead of in
+/// Redis: the second replica finds the first one's prompt in `cache_vectors` (the answer
+/// itself comes from the exact cache in Redis), and another tenant's paraphrase finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_postgres_with_pgvector_share_semantic_hits() {
+    let Some(admin) = pgvector_admin_url() else {
+        return;
+    };
+    let Some(redis) = redis_url() else { return };
+    let mock = MockProvider::start(MockBehavior::default()).await;
+    let url = mock.base_url.clone();
+    let gw = spawn_gateway_on(TestDb::create_postgres(&admin).await, move |s| {
+        add_provider(
+            s,
+            "openai",
+            ProviderKind::Openai,
+            &url,
+            &["gpt", "embed:emb"],
+        );
+        s.cache.enabled = true;
+        s.cache.embedding_model = Some("emb".into());
+        s.redis_url = Some(switchyard::config::Secret::new(redis));
+    })
+    .await;
+    let Db::Postgres(pool) = &gw.app.db else {
+        panic!("a Postgres database")
+    };
+    let (second_address, second_handle) = second_replica(&gw).await;
+    let (first, _) = post(
+        &gw,
+        "/v1/chat/completions",
+        &gw.key,
+        &chat("Which river runs through Paris?"),
+    )
+    .await;
+    assert_eq!(first, "miss");
+    let stored: (i64, String) =
+        sqlx::query_as("SELECT COUNT(*), MIN(tenant_id) FROM cache_vectors WHERE expires_at > 0")
+            .fetch_one(pool)
+            .await
+            .expect("cache_vectors is there: pgvector was detected");
+    assert_eq!(
+        stored,
+        (1, gw.tenant.to_string()),
+        "the prompt went to pgvector"
+    );
+
+    let on_second = |key: String, text: &'static str| {
+        let client = gw.app.client.clone();
+        let address = second_address.clone();
+        async move {
+            client
+                .post(format!("{address}/v1/chat/completions"))
+                .bearer_auth(key)
+                .json(&chat(text))
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    let res = on_second(gw.key.clone(), "Which river runs Paris through?").await;
+    assert_eq!(cache_header(&res), "semantic-hit");
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Echo: Which river runs through Paris?"
+    );
+    assert_eq!(
+        chat_calls(&mock),
+        1,
+        "the provider was called once across both"
+    );
+
+    // Another tenant's identical paraphrase is looked up in its own partition only.
+    let other = gw.app.create_tenant("Other").await.tenant_id;
+    let other_key = gw.app.mint_key(&other, keys::KeySpec::default()).await.key;
+    gw.app.wait_for_policy().await;
+    let res = on_second(other_key, "Which river runs Paris through?").await;
+    assert_eq!(cache_header(&res), "miss");
+    assert_eq!(chat_calls(&mock), 2);
     drop(second_handle.stop(false));
 }
 

@@ -33,6 +33,21 @@ pub fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// The URL of a Postgres server with the `vector` extension (pgvector), from
+/// `TEST_PGVECTOR_URL` (`tests/run` starts one). Skips outside CI when unset; fails under CI.
+pub fn pgvector_admin_url() -> Option<String> {
+    match std::env::var("TEST_PGVECTOR_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            panic!("CI=true but TEST_PGVECTOR_URL is not set: the pgvector tests must run in CI")
+        }
+        _ => {
+            eprintln!("skipping pgvector test: TEST_PGVECTOR_URL is not set");
+            None
+        }
+    }
+}
+
 fn with_database(url: &str, database: &str) -> String {
     let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
     parsed.set_path(&format!("/{database}"));
@@ -54,8 +69,16 @@ impl TestDb {
                     postgres: None,
                 })
             }
-            Backend::Postgres => {
-                let admin = postgres_admin_url()?;
+            Backend::Postgres => Some(Self::create_postgres(&postgres_admin_url()?).await),
+        }
+    }
+
+    /// A fresh database on the Postgres server at `admin` (dropped with the value).
+    pub async fn create_postgres(admin: &str) -> TestDb {
+        let backend = Backend::Postgres;
+        let admin = admin.to_owned();
+        {
+            {
                 let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
                 let mut conn = PgConnection::connect(&admin)
                     .await
@@ -64,12 +87,12 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 conn.close().await.ok();
-                Some(TestDb {
+                TestDb {
                     url: with_database(&admin, &name),
                     backend,
                     sqlite_dir: None,
                     postgres: Some((admin, name)),
-                })
+                }
             }
         }
     }

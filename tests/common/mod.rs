@@ -100,8 +100,17 @@ pub async fn spawn_app_with(
     adjust: impl FnOnce(&mut Settings),
     routes: Option<RouteHook>,
 ) -> Option<TestApp> {
-    init_test_logging();
     let test_db = TestDb::create(backend).await?;
+    Some(spawn_app_on(test_db, adjust, routes).await)
+}
+
+/// [`spawn_app_with`] on a database the caller created.
+pub async fn spawn_app_on(
+    test_db: TestDb,
+    adjust: impl FnOnce(&mut Settings),
+    routes: Option<RouteHook>,
+) -> TestApp {
+    init_test_logging();
     let mut settings = test_settings(&test_db.url);
     adjust(&mut settings);
     let db = Db::connect(&test_db.url, &settings.database)
@@ -114,7 +123,7 @@ pub async fn spawn_app_with(
     let port = app.port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp {
+    TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         db,
@@ -122,7 +131,7 @@ pub async fn spawn_app_with(
         client: reqwest::Client::new(),
         test_db,
         handle,
-    })
+    }
 }
 
 impl TestApp {
@@ -268,10 +277,19 @@ pub async fn spawn_gateway(
     configure: impl FnOnce(&mut Settings),
 ) -> Option<Gateway> {
     let app = spawn_app_with(backend, configure, None).await?;
+    Some(gateway_of(app).await)
+}
+
+/// [`spawn_gateway`] on a database the caller created.
+pub async fn spawn_gateway_on(test_db: TestDb, configure: impl FnOnce(&mut Settings)) -> Gateway {
+    gateway_of(spawn_app_on(test_db, configure, None).await).await
+}
+
+async fn gateway_of(app: TestApp) -> Gateway {
     let tenant = app.create_tenant("Acme").await.tenant_id;
     let key = app.mint_key(&tenant, keys::KeySpec::default()).await.key;
     app.wait_for_policy().await;
-    Some(Gateway { app, tenant, key })
+    Gateway { app, tenant, key }
 }
 
 impl TestApp {
