@@ -15,6 +15,13 @@ use crate::storage::pii_settings::Level;
 /// A PII policy from a JSON body; a bad value is a 400 naming its field (`email`,
 /// `custom[0].action`, …).
 pub fn policy_body(body: serde_json::Value) -> Result<PiiPolicy, ApiFailure> {
+    // serde would read a struct from an array too (`[]` as "no rules"): only an object is a policy.
+    if !body.is_object() {
+        return Err(ApiFailure::field(
+            "pii",
+            "the PII policy must be a JSON object of type → action",
+        ));
+    }
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "pii".to_owned() } else { path };
