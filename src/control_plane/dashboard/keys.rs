@@ -379,26 +379,19 @@ async fn edit_view(
     render(status_code, &page)
 }
 
-/// `?saved=pii` after a successful PII change.
-#[derive(Debug, Deserialize)]
-pub struct SavedQuery {
-    saved: Option<String>,
-}
-
 /// `GET /app/keys/{id}`: the edit form and the key's PII policy.
 pub async fn edit_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     p: Option<Principal>,
     id: web::Path<String>,
-    query: web::Query<SavedQuery>,
+    query: web::Query<super::pii_form::SavedQuery>,
 ) -> HttpResponse {
     let Some(p) = p else {
         return to_login();
     };
     let outcome = EditOutcome {
-        notice: (query.saved.as_deref() == Some("pii"))
-            .then(|| "PII policy saved; it applies within a second.".to_owned()),
+        notice: query.pii_notice(),
         ..EditOutcome::default()
     };
     edit_view(&req, &state, &p, &id, outcome).await

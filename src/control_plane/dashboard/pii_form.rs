@@ -11,6 +11,22 @@ use crate::policy::pii::{Action, CustomRule, PiiPolicy, PiiType};
 use crate::state::AppState;
 use crate::storage::pii_settings::Level;
 
+/// The notice after a saved PII change.
+pub const PII_SAVED: &str = "PII policy saved; it applies within a second.";
+
+/// `?saved=…` on a page redirected to after a successful save (`pii`, or the page's own).
+#[derive(Debug, serde::Deserialize)]
+pub struct SavedQuery {
+    pub saved: Option<String>,
+}
+
+impl SavedQuery {
+    /// The notice for a saved PII change, if that is what was saved.
+    pub fn pii_notice(&self) -> Option<String> {
+        (self.saved.as_deref() == Some("pii")).then(|| PII_SAVED.to_owned())
+    }
+}
+
 /// The actions offered per type for the organisation; `off` leaves the type alone.
 pub const ACTIONS: &[&str] = &["off", "redact", "mask", "tokenize", "block"];
 /// The actions offered per type for a team or a key: `inherit` takes the level above's,

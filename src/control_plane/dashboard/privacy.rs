@@ -89,24 +89,18 @@ async fn show(
     render(status, &page)
 }
 
-/// `?saved=pii|cache` after a successful save.
-#[derive(Debug, serde::Deserialize)]
-pub struct SavedQuery {
-    saved: Option<String>,
-}
-
 /// `GET /app/settings/privacy`.
 pub async fn page(
     req: HttpRequest,
     state: web::Data<AppState>,
     p: Option<Principal>,
-    query: web::Query<SavedQuery>,
+    query: web::Query<super::pii_form::SavedQuery>,
 ) -> HttpResponse {
     let Some(p) = p else {
         return to_login();
     };
     let notice = match query.saved.as_deref() {
-        Some("pii") => Some("PII policy saved; it applies within a second.".to_owned()),
+        Some("pii") => query.pii_notice(),
         Some("cache") => Some("Cache settings saved.".to_owned()),
         _ => None,
     };

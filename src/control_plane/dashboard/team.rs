@@ -119,25 +119,18 @@ async fn show(
     render(status, &page)
 }
 
-/// `?saved=pii` after a successful change.
-#[derive(Debug, serde::Deserialize)]
-pub struct SavedQuery {
-    saved: Option<String>,
-}
-
 /// `GET /app/teams/{id}`.
 pub async fn page(
     req: HttpRequest,
     state: web::Data<AppState>,
     p: Option<Principal>,
     id: web::Path<String>,
-    query: web::Query<SavedQuery>,
+    query: web::Query<super::pii_form::SavedQuery>,
 ) -> HttpResponse {
     let Some(p) = p else {
         return to_login();
     };
-    let notice = (query.saved.as_deref() == Some("pii"))
-        .then(|| "PII policy saved; it applies within a second.".to_owned());
+    let notice = query.pii_notice();
     show(&req, &state, &p, &id, Outcome::Shown(notice)).await
 }
 
