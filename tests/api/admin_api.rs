@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 use switchyard::control_plane::api::ROUTES;
-use switchyard::domain::ids::{TenantId, UserId};
+use switchyard::domain::ids::TenantId;
 use switchyard::domain::role::Role;
 use switchyard::domain::time::now_millis;
 use switchyard::providers::ProviderKind;
-use switchyard::storage::{notifications, users};
+use switchyard::storage::notifications;
 
-use crate::common::dashboard::{Answer, Dashboard, PASSWORD, with_token};
+use crate::common::dashboard::{Answer, Dashboard, PASSWORD, add_user, with_token};
 use crate::common::mock_provider::{MockBehavior, MockProvider};
 use crate::common::{Backend, TestApp, add_provider, spawn_app, spawn_app_with};
 use crate::on_both_backends;
@@ -25,29 +25,6 @@ on_both_backends!(
     usage_and_logs_after_real_calls,
     openapi_document_matches_the_router,
 );
-
-/// Adds a user with `role` to the tenant (the invitation flow is not built yet).
-async fn add_user(app: &TestApp, tenant: &str, email: &str, role: Role) -> String {
-    let id = UserId::generate();
-    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = app.db.begin().await.unwrap();
-    users::insert(&mut tx, &id, email, &hash, now_millis())
-        .await
-        .unwrap();
-    users::add_membership(
-        &mut tx,
-        &TenantId::from_db(tenant.into()),
-        &id,
-        role,
-        now_millis(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id.to_string()
-}
 
 async fn tenant_of(d: &mut Dashboard) -> String {
     d.get("/api/v1/me").await.body["tenant_id"]

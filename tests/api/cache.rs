@@ -491,6 +491,18 @@ async fn second_replica(gw: &Gateway) -> (String, actix_web::dev::ServerHandle) 
     (address, handle)
 }
 
+/// A chat with `text` sent with `key` to the replica at `address`.
+async fn chat_at(gw: &Gateway, address: &str, key: &str, text: &str) -> Response {
+    gw.app
+        .client
+        .post(format!("{address}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&chat(text))
+        .send()
+        .await
+        .expect("send")
+}
+
 fn redis_url() -> Option<String> {
     match std::env::var("TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -521,15 +533,7 @@ async fn two_gateways_sharing_redis_share_the_exact_cache() {
     .await;
     assert_eq!(first, "miss");
     // The miss was written to Redis before it was answered: the second replica hits at once.
-    let res = gw
-        .app
-        .client
-        .post(format!("{second_address}/v1/chat/completions"))
-        .bearer_auth(&gw.key)
-        .json(&chat("across replicas"))
-        .send()
-        .await
-        .expect("send");
+    let res = chat_at(&gw, &second_address, &gw.key, "across replicas").await;
     let header = cache_header(&res);
     let body: Value = res.json().await.expect("json");
     assert_eq!(header, "hit");
@@ -665,15 +669,13 @@ async fn two_gateways_sharing_redis_share_semantic_hits() {
     )
     .await;
     assert_eq!(first, "miss");
-    let res = gw
-        .app
-        .client
-        .post(format!("{second_address}/v1/chat/completions"))
-        .bearer_auth(&gw.key)
-        .json(&chat("Which river runs Paris through?"))
-        .send()
-        .await
-        .expect("send");
+    let res = chat_at(
+        &gw,
+        &second_address,
+        &gw.key,
+        "Which river runs Paris through?",
+    )
+    .await;
     assert_eq!(cache_header(&res), "semantic-hit");
     let body: Value = res.json().await.expect("json");
     assert_eq!(
@@ -735,20 +737,13 @@ async fn two_gateways_on_postgres_with_pgvector_share_semantic_hits() {
         "the prompt went to pgvector"
     );
 
-    let on_second = |key: String, text: &'static str| {
-        let client = gw.app.client.clone();
-        let address = second_address.clone();
-        async move {
-            client
-                .post(format!("{address}/v1/chat/completions"))
-                .bearer_auth(key)
-                .json(&chat(text))
-                .send()
-                .await
-                .expect("send")
-        }
-    };
-    let res = on_second(gw.key.clone(), "Which river runs Paris through?").await;
+    let res = chat_at(
+        &gw,
+        &second_address,
+        &gw.key,
+        "Which river runs Paris through?",
+    )
+    .await;
     assert_eq!(cache_header(&res), "semantic-hit");
     let body: Value = res.json().await.expect("json");
     assert_eq!(
@@ -765,7 +760,13 @@ async fn two_gateways_on_postgres_with_pgvector_share_semantic_hits() {
     let other = gw.app.create_tenant("Other").await.tenant_id;
     let other_key = gw.app.mint_key(&other, keys::KeySpec::default()).await.key;
     gw.app.wait_for_policy().await;
-    let res = on_second(other_key, "Which river runs Paris through?").await;
+    let res = chat_at(
+        &gw,
+        &second_address,
+        &other_key,
+        "Which river runs Paris through?",
+    )
+    .await;
     assert_eq!(cache_header(&res), "miss");
     assert_eq!(chat_calls(&mock), 2);
     drop(second_handle.stop(false));

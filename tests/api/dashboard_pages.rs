@@ -2,13 +2,13 @@
 //! security headers for a signed-in user and sends visitors to the login page; actions need
 //! the CSRF token; viewers read but cannot change anything; another tenant's key is a 404.
 
-use switchyard::domain::ids::{TenantId, UserId};
+use switchyard::domain::ids::TenantId;
 use switchyard::domain::role::Role;
 use switchyard::domain::time::now_millis;
 use switchyard::storage::{keys, notifications, users};
 
 use super::pages::{Browser, Page, assert_hardened, csrf_field};
-use crate::common::dashboard::PASSWORD;
+use crate::common::dashboard::{PASSWORD, add_user};
 use crate::common::{Backend, TestApp, spawn_app};
 use crate::on_both_backends;
 
@@ -80,27 +80,6 @@ pub(crate) async fn log_in(app: &TestApp, email: &str) -> Browser {
         .await;
     assert_eq!(done.status, 303, "{}", done.html);
     browser
-}
-
-pub(crate) async fn add_user(app: &TestApp, tenant: &str, email: &str, role: Role) {
-    let id = UserId::generate();
-    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = app.db.begin().await.unwrap();
-    users::insert(&mut tx, &id, email, &hash, now_millis())
-        .await
-        .unwrap();
-    users::add_membership(
-        &mut tx,
-        &TenantId::from_db(tenant.into()),
-        &id,
-        role,
-        now_millis(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
 }
 
 /// The page's token for the next form post.

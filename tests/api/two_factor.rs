@@ -6,13 +6,10 @@
 use reqwest::Method;
 use serde_json::json;
 use switchyard::config::Secret;
-use switchyard::domain::ids::{TenantId, UserId};
 use switchyard::domain::role::Role;
-use switchyard::domain::time::now_millis;
-use switchyard::storage::users;
 use totp_rs::{Algorithm, Secret as TotpSecret, TOTP};
 
-use crate::common::dashboard::{Answer, Dashboard, PASSWORD, with_token};
+use crate::common::dashboard::{Answer, Dashboard, PASSWORD, add_user, with_token};
 use crate::common::db::columns_containing;
 use crate::common::{Backend, TestApp, spawn_app_with};
 use crate::on_both_backends;
@@ -246,28 +243,6 @@ async fn failed_codes_are_throttled_and_pending_tokens_are_not_sessions(backend:
     let right = code_step(&mut client, &pending, &totp.generate(now_secs() + 30)).await;
     assert_eq!(right.status, 429, "{right:?}");
     assert!(right.headers.contains_key("retry-after"));
-}
-
-/// Adds a user with `role` to the tenant.
-async fn add_user(app: &TestApp, tenant: &str, email: &str, role: Role) {
-    let id = UserId::generate();
-    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = app.db.begin().await.unwrap();
-    users::insert(&mut tx, &id, email, &hash, now_millis())
-        .await
-        .unwrap();
-    users::add_membership(
-        &mut tx,
-        &TenantId::from_db(tenant.into()),
-        &id,
-        role,
-        now_millis(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
 }
 
 async fn owner_requires_two_factor_for_every_member(backend: Backend) {

@@ -11,6 +11,38 @@ use super::TestApp;
 /// The password test users get.
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// Adds a user with `role` and [`PASSWORD`] to the tenant directly in the database (no
+/// invitation); returns the user id.
+pub async fn add_user(
+    app: &TestApp,
+    tenant: &str,
+    email: &str,
+    role: switchyard::domain::role::Role,
+) -> String {
+    use switchyard::domain::ids::{TenantId, UserId};
+    use switchyard::domain::time::now_millis;
+    use switchyard::storage::users;
+    let id = UserId::generate();
+    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
+        .await
+        .unwrap();
+    let mut tx = app.db.begin().await.unwrap();
+    users::insert(&mut tx, &id, email, &hash, now_millis())
+        .await
+        .unwrap();
+    users::add_membership(
+        &mut tx,
+        &TenantId::from_db(tenant.into()),
+        &id,
+        role,
+        now_millis(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id.to_string()
+}
+
 /// A browser-like client of one app.
 #[derive(Clone)]
 pub struct Dashboard {

@@ -9,10 +9,7 @@ mod playground;
 mod privacy;
 mod providers;
 
-use switchyard::domain::ids::{TenantId, UserId};
 use switchyard::domain::role::Role;
-use switchyard::domain::time::now_millis;
-use switchyard::storage::users;
 
 use super::pages::{Browser, Page, csrf_field};
 use crate::common::TestApp;
@@ -51,24 +48,7 @@ pub(crate) const MASTER_KEY: &str =
 
 /// Adds `email` to the tenant with `role` and logs them in.
 pub(crate) async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> Browser {
-    let id = UserId::generate();
-    let hash = switchyard::control_plane::passwords::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = app.db.begin().await.unwrap();
-    users::insert(&mut tx, &id, email, &hash, now_millis())
-        .await
-        .unwrap();
-    users::add_membership(
-        &mut tx,
-        &TenantId::from_db(tenant.into()),
-        &id,
-        role,
-        now_millis(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    crate::common::dashboard::add_user(app, tenant, email, role).await;
     let mut browser = Browser::new(app);
     let done = submit(
         &mut browser,

@@ -7,9 +7,10 @@ use reqwest::Method;
 use switchyard::domain::role::Role;
 
 use super::*;
+use crate::common::dashboard::add_user;
 use crate::common::dashboard::{Dashboard, with_token};
 use crate::common::{TestApp, spawn_app_with};
-use crate::dashboard_pages::{add_user, log_in, sign_up};
+use crate::dashboard_pages::{log_in, sign_up};
 use crate::on_both_backends;
 use crate::pages::csrf_field;
 
