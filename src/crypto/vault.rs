@@ -9,6 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use super::{CryptoError, DataKey, MasterKey, Plaintext, Sealed};
 use crate::domain::time::now_millis;
+use crate::storage::scope::{self, Scope};
 use crate::storage::{Db, StorageError, data_keys};
 
 /// The owner name of the platform's data key, for secrets that belong to no tenant.
@@ -135,11 +136,12 @@ impl Vault {
         db: &Db,
         owner: Owner<'_>,
     ) -> Result<Option<Arc<DataKey>>, VaultError> {
+        let scoped = owner;
         let owner = owner.as_str();
         if let Some(key) = self.cached(owner) {
             return Ok(Some(key));
         }
-        let Some(row) = data_keys::find(db, owner).await? else {
+        let Some(row) = as_owner(scoped, data_keys::find(db, owner)).await? else {
             return Ok(None);
         };
         let key = DataKey::unwrap(&self.master, owner, &row.wrapped())?;
@@ -155,12 +157,22 @@ impl Vault {
         let name = owner.as_str();
         let key = DataKey::generate();
         let wrapped = key.wrap(&self.master, name)?;
-        if data_keys::insert(db, name, &wrapped, self.master.id(), now_millis()).await? {
+        let stored = data_keys::insert(db, name, &wrapped, self.master.id(), now_millis());
+        if as_owner(owner, stored).await? {
             return Ok(self.remember(name, key));
         }
         self.existing_data_key(db, owner)
             .await?
             .ok_or_else(|| StorageError::Corrupt(format!("the data key of {name} vanished")).into())
+    }
+}
+
+/// Runs a data-key statement: the platform's key as the platform, whichever tenant the
+/// request acts for (Postgres row-level security); a tenant's key in the request's own scope.
+async fn as_owner<F: std::future::Future>(owner: Owner<'_>, statement: F) -> F::Output {
+    match owner {
+        Owner::Platform => scope::within(Scope::System, statement).await,
+        Owner::Tenant(_) => statement.await,
     }
 }
 

@@ -27,9 +27,12 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyPolicy
     let snapshot = state.policy.current();
     let presented = auth::presented_key(req.headers());
     if let Some(token) = presented.filter(|k| k.starts_with(internal_keys::PREFIX)) {
-        return internal(state, &snapshot, token);
+        let key = internal(state, &snapshot, token)?;
+        crate::storage::scope::narrow_to_tenant(&key.tenant_id);
+        return Ok(key);
     }
     let key = auth::authenticate(&snapshot, presented, now_millis()).map_err(|e| auth_error(&e))?;
+    crate::storage::scope::narrow_to_tenant(&key.tenant_id);
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let denied = |code: &str, message: String| {
         let mut e = ProviderError::new(ErrorKind::PermissionDenied, message).with_code(code);

@@ -51,7 +51,9 @@ pub async fn track_request(
     if let Some(state) = &state {
         state.metrics.in_flight().inc();
     }
-    let outcome = next.call(req).instrument(span.clone()).await;
+    // Postgres row-level security follows the request's caller from here on.
+    let outcome =
+        crate::storage::scope::request_frame(next.call(req).instrument(span.clone())).await;
     if let Some(state) = &state {
         state.metrics.in_flight().dec();
     }

@@ -78,9 +78,38 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StorageError> {
         match self {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => {
+                POSTGRES_MIGRATIONS.run(pool).await?;
+                if !self.row_security_enforced().await? {
+                    tracing::warn!(
+                        "Postgres row-level security is not enforced: inside its transactions \
+                         the gateway runs as a superuser or a BYPASSRLS role (the role \
+                         switchyard_app is missing or not granted to the database user); \
+                         tenants are kept apart by the gateway's own queries only"
+                    );
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Whether Postgres applies row-level security to the gateway's transactions: the role
+    /// they run as is neither a superuser nor `BYPASSRLS`. Always `true` for SQLite, which
+    /// has no such layer to bypass.
+    pub async fn row_security_enforced(&self) -> Result<bool, StorageError> {
+        let Db::Postgres(pool) = self else {
+            return Ok(true);
+        };
+        let mut tx = pool
+            .begin_with(sqlx::AssertSqlSafe(super::scope::postgres_begin()))
+            .await?;
+        let bypass: bool = sqlx::query_scalar(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        Ok(!bypass)
     }
 }
 

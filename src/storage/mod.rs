@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod pii_settings;
 pub mod request_logs;
 pub mod routes;
+pub mod scope;
 pub mod sealed;
 pub mod sessions;
 pub mod snapshot;
@@ -108,8 +109,8 @@ fn postgres_sql(stmt: &impl SqlxBinder) -> (AssertSqlSafe<String>, SqlxValues) {
     (AssertSqlSafe(sql), values)
 }
 
-/// Generates the statement-running methods shared by [`Db`] and [`Tx`]; `$exec` turns the
-/// matched pool or transaction into an executor.
+/// Generates the statement-running methods of [`Tx`]; `$exec` turns the matched
+/// transaction into an executor.
 macro_rules! statement_methods {
     ($exec:ident $(, $mut:ident)?) => {
         /// Runs an insert, update or delete; returns the number of rows affected.
@@ -165,12 +166,6 @@ macro_rules! statement_methods {
     };
 }
 
-macro_rules! pool_exec {
-    ($e:ident) => {
-        &*$e
-    };
-}
-
 macro_rules! tx_exec {
     ($e:ident) => {
         &mut **$e
@@ -178,7 +173,65 @@ macro_rules! tx_exec {
 }
 
 impl Db {
-    statement_methods!(pool_exec);
+    /// Runs an insert, update or delete; returns the number of rows affected. On Postgres it
+    /// runs in its own transaction in the task's [`scope`].
+    pub async fn execute(&self, stmt: &impl SqlxBinder) -> Result<u64, StorageError> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = sqlite_sql(stmt);
+                Ok(sqlx::query_with(sql, values)
+                    .execute(pool)
+                    .await?
+                    .rows_affected())
+            }
+            Db::Postgres(_) => {
+                let mut tx = self.begin().await?;
+                let done = tx.execute(stmt).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+        }
+    }
+
+    /// Runs a query and reads every row (on Postgres, in the task's [`scope`]).
+    pub async fn fetch_all<T: FromAnyRow>(
+        &self,
+        stmt: &impl SqlxBinder,
+    ) -> Result<Vec<T>, StorageError> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = sqlite_sql(stmt);
+                Ok(sqlx::query_as_with(sql, values).fetch_all(pool).await?)
+            }
+            Db::Postgres(_) => {
+                let mut tx = self.begin().await?;
+                let rows = tx.fetch_all(stmt).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+        }
+    }
+
+    /// Runs a query and reads at most one row (on Postgres, in the task's [`scope`]).
+    pub async fn fetch_optional<T: FromAnyRow>(
+        &self,
+        stmt: &impl SqlxBinder,
+    ) -> Result<Option<T>, StorageError> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = sqlite_sql(stmt);
+                Ok(sqlx::query_as_with(sql, values)
+                    .fetch_optional(pool)
+                    .await?)
+            }
+            Db::Postgres(_) => {
+                let mut tx = self.begin().await?;
+                let row = tx.fetch_optional(stmt).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+        }
+    }
 
     /// The backend in use.
     pub fn backend(&self) -> Backend {
@@ -203,11 +256,15 @@ impl Db {
         }
     }
 
-    /// Begins a transaction.
+    /// Begins a transaction (on Postgres, in the task's [`scope`]: the role and tenant its
+    /// row-level security checks are set for this transaction only).
     pub async fn begin(&self) -> Result<Tx, StorageError> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with(AssertSqlSafe(scope::postgres_begin()))
+                    .await?,
+            ),
         })
     }
 

@@ -35,6 +35,7 @@ mod provider_state;
 mod providers;
 mod request_log;
 mod routing;
+mod row_security;
 mod schema;
 mod sdk;
 mod translation;

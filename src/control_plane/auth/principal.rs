@@ -281,6 +281,7 @@ impl FromRequest for Principal {
             let (tenant, role) = caller.tenant.clone().ok_or_else(|| {
                 ApiFailure::Forbidden("this session does not act in a tenant".into())
             })?;
+            crate::storage::scope::narrow_to_tenant(tenant.as_str());
             Ok(Principal {
                 tenant,
                 role,
@@ -321,6 +322,7 @@ impl FromRequest for PlatformAdmin {
         Box::pin(async move {
             let caller = authenticate(&req).await?;
             if caller.platform_admin {
+                crate::storage::scope::widen_for_platform_admin();
                 Ok(PlatformAdmin(caller))
             } else {
                 Err(ApiFailure::Forbidden(
