@@ -10,8 +10,8 @@
 --     transaction, so no pooled connection carries a tenant into its next transaction.
 --   * Every table with a `tenant_id` column (and `tenants` by its `id`) has RLS enabled and
 --     FORCEd (so it binds the table owner too) with one policy for reads and writes alike.
---   * `cache_vectors` (created at run time by the pgvector index) is left out: its statements
---     are bounded to 50 ms on the request path and scoped by their own predicates.
+--   * `cache_vectors` is created at run time by the pgvector index, which gives it the same
+--     policy (here too, when it already exists).
 --
 -- When the connecting user may not create roles, the role is skipped with a notice and the
 -- policies bind that user instead (unless it is a superuser or has BYPASSRLS; the gateway
@@ -87,7 +87,7 @@ BEGIN
             ON tb.table_schema = c.table_schema AND tb.table_name = c.table_name
         WHERE c.table_schema = current_schema()
             AND tb.table_type = 'BASE TABLE'
-            AND ((c.column_name = 'tenant_id' AND c.table_name <> 'cache_vectors')
+            AND (c.column_name = 'tenant_id'
                 OR (c.table_name = 'tenants' AND c.column_name = 'id'))
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t.table_name);

@@ -21,6 +21,7 @@ use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::domain::time::now_millis;
 use crate::policy::rate_limit::REDIS_TIMEOUT;
+use crate::storage::scope::Scope;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS cache_vectors (
     tenant_id  TEXT   NOT NULL,
@@ -41,6 +42,18 @@ const UPSERT: &str = "INSERT INTO cache_vectors \
     expires_at = EXCLUDED.expires_at";
 const DELETE_EXPIRED: &str = "DELETE FROM cache_vectors \
     WHERE tenant_id = $1 AND partition = $2 AND expires_at <= $3";
+/// Row-level security like every tenant table (migration 0015); replicas may race to create
+/// the policy, and the loser finds it there.
+const ENABLE_ROW_SECURITY: &str = "ALTER TABLE cache_vectors ENABLE ROW LEVEL SECURITY";
+const FORCE_ROW_SECURITY: &str = "ALTER TABLE cache_vectors FORCE ROW LEVEL SECURITY";
+const CREATE_POLICY: &str = "DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = current_schema()
+            AND tablename = 'cache_vectors' AND policyname = 'tenant_isolation') THEN
+        CREATE POLICY tenant_isolation ON cache_vectors USING (switchyard_visible(tenant_id))
+            WITH CHECK (switchyard_visible(tenant_id));
+    END IF;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$";
 
 /// The pgvector index.
 pub struct PgVectorIndex {
@@ -83,6 +96,9 @@ impl PgVectorIndex {
             "CREATE EXTENSION IF NOT EXISTS vector",
             CREATE_TABLE,
             CREATE_LOOKUP_INDEX,
+            ENABLE_ROW_SECURITY,
+            FORCE_ROW_SECURITY,
+            CREATE_POLICY,
         ] {
             if let Err(e) = sqlx::query(statement).execute(pool).await {
                 tracing::warn!(error = %e, "pgvector is available but cannot be set up; not used");
@@ -94,6 +110,19 @@ impl PgVectorIndex {
             pool: pool.clone(),
             indexed: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// A transaction in `tenant`'s row-level security scope.
+    async fn begin(
+        &self,
+        tenant: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        let scope = Scope::Tenant(tenant.to_owned());
+        self.pool
+            .begin_with(AssertSqlSafe(crate::storage::scope::postgres_begin_as(
+                &scope,
+            )))
+            .await
     }
 
     /// Creates the HNSW index for vectors of `dims` dimensions once.
@@ -137,17 +166,21 @@ impl PgVectorIndex {
              WHERE tenant_id = $2 AND partition = $3 AND dims = $4 AND expires_at > $5 \
              ORDER BY embedding::{ty} <=> CAST($1 AS {ty}) LIMIT 1"
         );
-        let found = tokio::time::timeout(
-            REDIS_TIMEOUT,
-            sqlx::query_as::<_, (String, f32)>(AssertSqlSafe(sql))
+        let dims = i32::try_from(dims).ok()?;
+        let lookup = async {
+            let mut tx = self.begin(tenant).await?;
+            let row = sqlx::query_as::<_, (String, f32)>(AssertSqlSafe(sql))
                 .bind(literal(query))
                 .bind(tenant)
                 .bind(partition)
-                .bind(i32::try_from(dims).ok()?)
+                .bind(dims)
                 .bind(now_millis())
-                .fetch_optional(&self.pool),
-        )
-        .await;
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(row)
+        };
+        let found = tokio::time::timeout(REDIS_TIMEOUT, lookup).await;
         match found {
             Ok(Ok(row)) => row,
             Ok(Err(e)) => {
@@ -176,6 +209,7 @@ impl PgVectorIndex {
         };
         self.ensure_index(vector.len()).await;
         let work = async {
+            let mut tx = self.begin(tenant).await?;
             sqlx::query(UPSERT)
                 .bind(tenant)
                 .bind(partition)
@@ -183,14 +217,15 @@ impl PgVectorIndex {
                 .bind(dims)
                 .bind(literal(vector))
                 .bind(expires_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             sqlx::query(DELETE_EXPIRED)
                 .bind(tenant)
                 .bind(partition)
                 .bind(now_millis())
-                .execute(&self.pool)
-                .await
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
         };
         match tokio::time::timeout(REDIS_TIMEOUT, work).await {
             Ok(Ok(_)) => {}

@@ -97,7 +97,12 @@ pub fn widen_for_platform_admin() {
 
 /// The statement that opens a Postgres transaction in the current scope.
 pub(crate) fn postgres_begin() -> String {
-    format!("BEGIN; SELECT switchyard_enter('{}')", current().setting())
+    postgres_begin_as(&current())
+}
+
+/// The statement that opens a Postgres transaction in `scope`.
+pub(crate) fn postgres_begin_as(scope: &Scope) -> String {
+    format!("BEGIN; SELECT switchyard_enter('{}')", scope.setting())
 }
 
 #[cfg(test)]

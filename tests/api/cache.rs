@@ -736,6 +736,34 @@ async fn two_gateways_on_postgres_with_pgvector_share_semantic_hits() {
         (1, gw.tenant.to_string()),
         "the prompt went to pgvector"
     );
+    // Row-level security covers the vectors too: another tenant's transaction sees none.
+    let (forced, policies): (bool, i64) = sqlx::query_as(
+        "SELECT c.relforcerowsecurity, (SELECT COUNT(*) FROM pg_policies \
+             WHERE tablename = 'cache_vectors' AND policyname = 'tenant_isolation') \
+         FROM pg_class c WHERE c.relname = 'cache_vectors'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("pg_class");
+    assert!(
+        forced && policies == 1,
+        "forced {forced}, policies {policies}"
+    );
+    let tx = switchyard::storage::scope::within(
+        switchyard::storage::scope::Scope::Tenant("tnt_someone_else".into()),
+        gw.app.db.begin(),
+    )
+    .await
+    .expect("begin");
+    let switchyard::storage::Tx::Postgres(mut tx) = tx else {
+        unreachable!()
+    };
+    let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cache_vectors")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
+    assert_eq!(seen, 0, "another tenant's transaction sees the vectors");
+    drop(tx);
 
     let res = chat_at(
         &gw,

@@ -225,10 +225,22 @@ async fn visible_keys(p: Principal, state: web::Data<AppState>) -> HttpResponse 
     }))
 }
 
+/// A test route that authenticates a virtual key as `/v1` does and reports the scope.
+async fn key_scope(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match switchyard::data_plane::context::authenticate(&req, &state) {
+        Ok(key) => HttpResponse::Ok().json(json!({
+            "tenant": key.tenant_id,
+            "scope": scope::current().setting(),
+        })),
+        Err(e) => HttpResponse::Unauthorized().body(e.message),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authenticated_request_runs_in_its_tenants_scope() {
     let hook: switchyard::startup::RouteHook = Arc::new(|cfg: &mut web::ServiceConfig| {
         cfg.route("/test/visible-keys", web::get().to(visible_keys));
+        cfg.route("/test/key-scope", web::get().to(key_scope));
     });
     let Some((app, _, b)) = two_tenants(Some(hook)).await else {
         return;
@@ -247,6 +259,37 @@ async fn an_authenticated_request_runs_in_its_tenants_scope() {
     assert_eq!(visible.len(), 1, "{visible:?}");
     assert!(visible.iter().all(|t| t == own.as_str()));
     assert!(!visible.iter().any(|t| t == b.as_str()));
+
+    // A virtual key narrows the data path's request to the key's tenant.
+    let b_key = app
+        .mint_key(
+            &b,
+            KeySpec {
+                name: Some("data path".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    // The key reaches the in-memory snapshot within its refresh interval.
+    let mut res = None;
+    for _ in 0..50 {
+        let answer = app
+            .client
+            .get(format!("{}/test/key-scope", app.address))
+            .bearer_auth(&b_key.key)
+            .send()
+            .await
+            .expect("request");
+        if answer.status() == 200 {
+            res = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = res.expect("the new key authenticates within 5 s");
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["tenant"], b.as_str());
+    assert_eq!(body["scope"], b.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
