@@ -37,8 +37,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'switchyard_app') THEN
         RETURN;
     END IF;
+    -- A superuser may use any role. Anyone else needs the grant (on Postgres 16 and later, a
+    -- CREATEROLE user holds only the ADMIN option on a role it creates, not SET).
     BEGIN
-        IF NOT pg_has_role(current_user, 'switchyard_app', 'MEMBER') THEN
+        IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
             EXECUTE 'GRANT switchyard_app TO ' || quote_ident(current_user);
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -62,7 +64,9 @@ CREATE OR REPLACE FUNCTION switchyard_enter(scope text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'switchyard_app')
-        AND pg_has_role(current_user, 'switchyard_app', 'MEMBER') THEN
+        AND pg_has_role(current_user, 'switchyard_app',
+            CASE WHEN current_setting('server_version_num')::int >= 160000
+                THEN 'SET' ELSE 'MEMBER' END) THEN
         PERFORM set_config('role', 'switchyard_app', true);
     END IF;
     PERFORM set_config('switchyard.tenant', coalesce(scope, ''), true);

@@ -136,16 +136,15 @@ impl Vault {
         db: &Db,
         owner: Owner<'_>,
     ) -> Result<Option<Arc<DataKey>>, VaultError> {
-        let scoped = owner;
-        let owner = owner.as_str();
-        if let Some(key) = self.cached(owner) {
+        let name = owner.as_str();
+        if let Some(key) = self.cached(name) {
             return Ok(Some(key));
         }
-        let Some(row) = as_owner(scoped, data_keys::find(db, owner)).await? else {
+        let Some(row) = as_owner(owner, data_keys::find(db, name)).await? else {
             return Ok(None);
         };
-        let key = DataKey::unwrap(&self.master, owner, &row.wrapped())?;
-        Ok(Some(self.remember(owner, key)))
+        let key = DataKey::unwrap(&self.master, name, &row.wrapped())?;
+        Ok(Some(self.remember(name, key)))
     }
 
     /// The owner's data key, created and stored (wrapped) when it has none yet. Concurrent

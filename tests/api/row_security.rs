@@ -388,3 +388,93 @@ async fn ten_thousand_alternating_tenant_transactions_over_four_connections_leak
     drop(held);
     db.close().await;
 }
+
+/// The production set-up: the gateway connects as an ordinary user that owns its database
+/// (no superuser, no `BYPASSRLS`, not allowed to create roles). Row-level security binds it,
+/// through `switchyard_app` when the cluster has that role and grants allow it, or directly
+/// as the owner (FORCE) when not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordinary_owner_is_bound_by_row_security_too() {
+    let Some(admin) = crate::common::db::postgres_admin_url() else {
+        return;
+    };
+    let suffix = uuid::Uuid::now_v7().simple().to_string();
+    let (owner, database) = (format!("sy_owner_{suffix}"), format!("sy_test_{suffix}"));
+    let mut su = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("admin");
+    for sql in [
+        format!("CREATE ROLE \"{owner}\" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"),
+        format!("CREATE DATABASE \"{database}\" OWNER \"{owner}\""),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut su)
+            .await
+            .expect("set-up");
+    }
+    let mut url = url::Url::parse(&admin).expect("url");
+    url.set_username(&owner).expect("user");
+    url.set_password(None).expect("password");
+    url.set_path(&format!("/{database}"));
+    let db = Db::connect(url.as_str(), &DatabaseSettings::default())
+        .await
+        .expect("connect as the owner");
+    db.migrate().await.expect("the owner runs the migrations");
+    assert!(db.row_security_enforced().await.expect("check"));
+
+    let created = |name: &str| {
+        let id = format!("tnt_{name}_{suffix}");
+        let insert = Query::insert()
+            .into_table(Alias::new("tenants"))
+            .columns([
+                Alias::new("id"),
+                Alias::new("name"),
+                Alias::new("created_at"),
+                Alias::new("updated_at"),
+            ])
+            .values_panic([id.clone().into(), name.into(), 0.into(), 0.into()])
+            .to_owned();
+        (id, insert)
+    };
+    let (a, insert_a) = created("a");
+    let (b, insert_b) = created("b");
+    // Outside any scope the gateway works as the platform.
+    db.execute(&insert_a).await.expect("insert a");
+    db.execute(&insert_b).await.expect("insert b");
+    let tenants = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new("tenants"))
+        .to_owned();
+    let seen: Vec<(String,)> = scope::within(Scope::Tenant(a.clone()), db.fetch_all(&tenants))
+        .await
+        .expect("select");
+    assert_eq!(seen, vec![(a.clone(),)]);
+    let seen: Vec<(String,)> = scope::within(Scope::Tenant(b.clone()), db.fetch_all(&tenants))
+        .await
+        .expect("select");
+    assert_eq!(seen, vec![(b.clone(),)]);
+    let anonymous: Vec<(String,)> = scope::within(Scope::Anonymous, db.fetch_all(&tenants))
+        .await
+        .expect("select");
+    assert!(anonymous.is_empty());
+    // And the owner's own connection, outside the gateway's transactions, sees nothing.
+    let Db::Postgres(pool) = &db else {
+        unreachable!()
+    };
+    let raw: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(raw, 0, "FORCE binds the table owner");
+    db.close().await;
+
+    for sql in [
+        format!("DROP DATABASE \"{database}\" WITH (FORCE)"),
+        format!("DROP ROLE \"{owner}\""),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut su)
+            .await
+            .expect("clean-up");
+    }
+}
