@@ -172,6 +172,17 @@ macro_rules! tx_exec {
     };
 }
 
+/// On Postgres, a pool statement runs in a transaction of its own, opened in the task's
+/// [`scope`]: `$run` is the statement on the transaction `$tx`.
+macro_rules! in_own_transaction {
+    ($db:expr, $tx:ident => $run:expr) => {{
+        let mut $tx = $db.begin().await?;
+        let out = $run.await?;
+        $tx.commit().await?;
+        Ok(out)
+    }};
+}
+
 impl Db {
     /// Runs an insert, update or delete; returns the number of rows affected. On Postgres it
     /// runs in its own transaction in the task's [`scope`].
@@ -184,12 +195,7 @@ impl Db {
                     .await?
                     .rows_affected())
             }
-            Db::Postgres(_) => {
-                let mut tx = self.begin().await?;
-                let done = tx.execute(stmt).await?;
-                tx.commit().await?;
-                Ok(done)
-            }
+            Db::Postgres(_) => in_own_transaction!(self, tx => tx.execute(stmt)),
         }
     }
 
@@ -203,12 +209,7 @@ impl Db {
                 let (sql, values) = sqlite_sql(stmt);
                 Ok(sqlx::query_as_with(sql, values).fetch_all(pool).await?)
             }
-            Db::Postgres(_) => {
-                let mut tx = self.begin().await?;
-                let rows = tx.fetch_all(stmt).await?;
-                tx.commit().await?;
-                Ok(rows)
-            }
+            Db::Postgres(_) => in_own_transaction!(self, tx => tx.fetch_all(stmt)),
         }
     }
 
@@ -224,12 +225,7 @@ impl Db {
                     .fetch_optional(pool)
                     .await?)
             }
-            Db::Postgres(_) => {
-                let mut tx = self.begin().await?;
-                let row = tx.fetch_optional(stmt).await?;
-                tx.commit().await?;
-                Ok(row)
-            }
+            Db::Postgres(_) => in_own_transaction!(self, tx => tx.fetch_optional(stmt)),
         }
     }
 

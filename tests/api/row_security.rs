@@ -389,6 +389,16 @@ async fn ten_thousand_alternating_tenant_transactions_over_four_connections_leak
     db.close().await;
 }
 
+/// Runs each statement on the superuser connection (set-up and clean-up of a test role).
+async fn run_as_admin(su: &mut sqlx::PgConnection, statements: impl IntoIterator<Item = String>) {
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut *su)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
 /// The production set-up: the gateway connects as an ordinary user that owns its database
 /// (no superuser, no `BYPASSRLS`, not allowed to create roles). Row-level security binds it,
 /// through `switchyard_app` when the cluster has that role and grants allow it, or directly
@@ -403,15 +413,14 @@ async fn an_ordinary_owner_is_bound_by_row_security_too() {
     let mut su = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
         .await
         .expect("admin");
-    for sql in [
-        format!("CREATE ROLE \"{owner}\" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"),
-        format!("CREATE DATABASE \"{database}\" OWNER \"{owner}\""),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut su)
-            .await
-            .expect("set-up");
-    }
+    run_as_admin(
+        &mut su,
+        [
+            format!("CREATE ROLE \"{owner}\" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"),
+            format!("CREATE DATABASE \"{database}\" OWNER \"{owner}\""),
+        ],
+    )
+    .await;
     let mut url = url::Url::parse(&admin).expect("url");
     url.set_username(&owner).expect("user");
     url.set_password(None).expect("password");
@@ -468,13 +477,12 @@ async fn an_ordinary_owner_is_bound_by_row_security_too() {
     assert_eq!(raw, 0, "FORCE binds the table owner");
     db.close().await;
 
-    for sql in [
-        format!("DROP DATABASE \"{database}\" WITH (FORCE)"),
-        format!("DROP ROLE \"{owner}\""),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut su)
-            .await
-            .expect("clean-up");
-    }
+    run_as_admin(
+        &mut su,
+        [
+            format!("DROP DATABASE \"{database}\" WITH (FORCE)"),
+            format!("DROP ROLE \"{owner}\""),
+        ],
+    )
+    .await;
 }
