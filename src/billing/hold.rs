@@ -118,7 +118,16 @@ pub async fn reserve(
         .unwrap_or(0)
         // Even a free request needs a positive balance: at zero, nothing is served.
         .max(1);
-    match credits::reserve(&accounts.db, tenant_id, amount, now_millis()).await {
+    // Boxed: the database call's state is large; plans without credit-billed models never
+    // reach it and keep a small future.
+    match Box::pin(credits::reserve(
+        &accounts.db,
+        tenant_id,
+        amount,
+        now_millis(),
+    ))
+    .await
+    {
         Ok(true) => Ok(Some(CreditHold {
             slot: Arc::new(Slot(Mutex::new(Some(Held {
                 accounts: accounts.clone(),

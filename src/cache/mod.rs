@@ -195,11 +195,29 @@ async fn lookup_inner(
     chat: &ChatRequest,
     draft: &mut LogDraft,
 ) -> Option<Hit> {
-    let cache = &state.cache;
     let effective = policy::effective(state, key, route, req.headers());
     if !effective.enabled || !(effective.read || effective.write) {
         return None;
     }
+    // Boxed: the lookup's state (shared index, embedding call) is large, and a request without
+    // caching should not carry it in its own future.
+    Box::pin(lookup_enabled(
+        state, req, key, route, chat, draft, effective,
+    ))
+    .await
+}
+
+/// [`lookup_inner`] once caching applies to the request.
+async fn lookup_enabled(
+    state: &AppState,
+    req: &HttpRequest,
+    key: &KeyPolicy,
+    route: &str,
+    chat: &ChatRequest,
+    draft: &mut LogDraft,
+    effective: policy::Effective,
+) -> Option<Hit> {
+    let cache = &state.cache;
     let scope = key::Scope {
         tenant: key.tenant_id.clone(),
         namespace: effective.namespace.clone(),
@@ -310,7 +328,8 @@ pub async fn store(draft: &mut LogDraft, answer: &ChatResponse) {
             .prices
             .map_or(0, |p| crate::metering::cost::of(&p, &answer.usage).0);
         let (provider, served) = served(draft);
-        capture.store(answer.clone(), cost, provider, served).await;
+        // Boxed, like the lookup: uncached requests keep a small future.
+        Box::pin(capture.store(answer.clone(), cost, provider, served)).await;
     }
 }
 

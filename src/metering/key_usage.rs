@@ -2,7 +2,7 @@
 //! key → latest millis, no await); a background task writes what changed in one transaction
 //! every [`FLUSH_EVERY`], one `UPDATE` per key touched, never moving a stored time backwards.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -11,7 +11,7 @@
 //!   the record and the next start resumes from it. The lock makes a second process on the same file use the database arbiter instead — and
 //!   since the first one does not, a second `serve` on the same SQLite file is refused.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -214,7 +214,9 @@ impl BudgetArbiter {
         amount: i64,
     ) -> Result<Result<(), usize>, StorageError> {
         match self {
-            Self::Database(db) => spend::reserve(db, charges, amount).await,
+            // Boxed: the database call's state is large; the local arbiter's callers should not
+            // carry it.
+            Self::Database(db) => Box::pin(spend::reserve(db, charges, amount)).await,
             Self::Local { ledger, .. } => Ok(ledger.reserve(charges, amount)),
         }
     }

@@ -2,7 +2,7 @@
 //! tenant with models gets a catalog — the platform's models with its own added (shadowing any of
 //! the same name) — built at each snapshot load with the credentials opened in memory.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -31,15 +31,15 @@ pub async fn tenant_catalogs(
 ) -> Result<HashMap<String, Arc<Catalog>>, StorageError> {
     let rows = tenant_models::all_with_credentials(db).await?;
     if rows.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(HashMap::default());
     }
     let Some(vault) = &byok.vault else {
         tracing::warn!(
             "tenants have their own models but no master_key is set; they are not served"
         );
-        return Ok(HashMap::new());
+        return Ok(HashMap::default());
     };
-    let mut by_tenant: HashMap<String, Vec<Arc<Deployment>>> = HashMap::new();
+    let mut by_tenant: HashMap<String, Vec<Arc<Deployment>>> = HashMap::default();
     for row in rows {
         match deployment(db, vault, byok.allow_private, &row).await {
             Ok(d) => by_tenant

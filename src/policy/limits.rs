@@ -3,7 +3,7 @@
 //! until it ends: the concurrency permits it took and the token estimate to reconcile with the
 //! provider's usage.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 

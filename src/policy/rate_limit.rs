@@ -4,7 +4,7 @@
 //! script. When Redis fails (50 ms timeout), limits fall back to in-process counters at
 //! `limit / replicas` for a second before Redis is tried again, and a gauge says so.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -154,7 +154,7 @@ impl RateLimiter {
             None => None,
         };
         Ok(Self(std::sync::Arc::new(Core {
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(HashMap::default()),
             shared: redis_url.is_some(),
             redis,
             on_redis_failure,

@@ -2,7 +2,7 @@
 //! from the database and swapped atomically; a background task polls the policy version and
 //! reloads on change, so revocations reach every replica within one poll interval.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,8 +97,8 @@ impl Snapshot {
         let version = rows::policy_version(db).await?;
         let keys = rows::live_keys(db).await?;
         let tenants = rows::tenant_statuses(db).await?;
-        let mut team_limits = HashMap::new();
-        let mut teams: HashMap<String, String> = HashMap::new();
+        let mut team_limits = HashMap::default();
+        let mut teams: HashMap<String, String> = HashMap::default();
         for t in rows::team_names(db).await? {
             match tenant_settings::parse::<TeamSettings>(&t.settings) {
                 Ok(s) if !s.limits.is_empty() => {
@@ -112,7 +112,7 @@ impl Snapshot {
             teams.insert(t.id, t.name);
         }
         let mut pii = crate::policy::pii::levels::Levels::load(db).await?;
-        let mut credentials = HashMap::with_capacity(keys.len());
+        let mut credentials = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
         for row in keys {
             let key = Arc::new(KeyPolicy {
                 pii: pii.for_key(&row.tenant_id, row.team_id.as_deref(), &row.id),
@@ -194,7 +194,7 @@ async fn tenant_routes(
     platform: &Catalog,
     tenant_catalogs: &HashMap<String, Arc<Catalog>>,
 ) -> Result<HashMap<String, Router>, StorageError> {
-    let mut by_tenant: HashMap<String, Vec<RouteSettings>> = HashMap::new();
+    let mut by_tenant: HashMap<String, Vec<RouteSettings>> = HashMap::default();
     for row in routes::all(db).await? {
         let catalog = tenant_catalogs
             .get(&row.tenant_id)
@@ -214,7 +214,7 @@ async fn tenant_routes(
             }
         }
     }
-    let mut built = HashMap::new();
+    let mut built = HashMap::default();
     for (tenant, routes) in by_tenant {
         let catalog = tenant_catalogs.get(&tenant).map_or(platform, |c| &**c);
         match Router::new(&routes, catalog) {
@@ -230,7 +230,7 @@ async fn tenant_routes(
 }
 
 async fn budgets(db: &Db) -> Result<HashMap<String, Vec<BudgetPolicy>>, StorageError> {
-    let mut by_tenant: HashMap<String, Vec<BudgetPolicy>> = HashMap::new();
+    let mut by_tenant: HashMap<String, Vec<BudgetPolicy>> = HashMap::default();
     for b in storage::budgets::all(db).await? {
         by_tenant
             .entry(b.tenant_id)
