@@ -87,6 +87,9 @@ pub enum Command {
     MasterKey(master_key::MasterKeyCommand),
     /// Measure the gateway's overhead against a mock OpenAI upstream (nginx as the floor).
     Bench(crate::bench::BenchArgs),
+    /// The benchmark's stack floor: a bare actix-web + reqwest passthrough (run by `bench`).
+    #[command(hide = true)]
+    BenchFloor(crate::bench::floor::FloorArgs),
 }
 
 /// `switchyard cache …`
@@ -394,6 +397,7 @@ pub fn run(cli: Cli, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
             Command::Pii(cmd) => pii::run(&settings, cmd).await,
             Command::Credits(cmd) => credits::run(&settings, cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
+            Command::BenchFloor(args) => crate::bench::floor::serve(args).await,
             Command::MasterKey(cmd) => master_key::run(&settings, env, cmd).await,
         }
     })

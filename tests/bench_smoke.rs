@@ -65,7 +65,14 @@ fn bench_quick_runs_every_scenario_and_writes_json() {
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json file"))
             .expect("valid JSON");
-    for key in ["settings", "scenarios", "checks", "gateway", "clk_tck"] {
+    for key in [
+        "settings",
+        "scenarios",
+        "checks",
+        "gateway",
+        "floor",
+        "clk_tck",
+    ] {
         assert!(report.get(key).is_some(), "missing `{key}` in {report}");
     }
     let kinds: Vec<&str> = report["scenarios"]
@@ -85,7 +92,8 @@ fn bench_quick_runs_every_scenario_and_writes_json() {
             .iter()
             .map(|t| t["target"].as_str().expect("target"))
             .collect();
-        assert_eq!(targets, ["direct", "gateway"], "{scenario}");
+        // The stack's floor runs too (nginx is skipped here).
+        assert_eq!(targets, ["direct", "gateway", "floor"], "{scenario}");
         for target in scenario["targets"].as_array().expect("targets") {
             assert!(
                 target["requests"].as_u64().expect("requests") > 0,
@@ -96,6 +104,8 @@ fn bench_quick_runs_every_scenario_and_writes_json() {
         }
         let gateway = &scenario["targets"][1];
         assert!(gateway["cpu_us_per_request"].is_number(), "{gateway}");
+        let floor = &scenario["targets"][2];
+        assert!(floor["cpu_us_per_request"].is_number(), "{floor}");
         assert_eq!(scenario["added"][0]["target"], "gateway");
     }
     let streams = &report["scenarios"][3]["targets"][1];

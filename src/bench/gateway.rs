@@ -97,7 +97,8 @@ pub struct Gateway {
     pub log: Arc<LogTail>,
 }
 
-fn command(exe: &Path, dir: &Path, config: &Path) -> Command {
+/// This binary run in `dir` with `config` and none of the caller's Switchyard settings.
+pub(super) fn command(exe: &Path, dir: &Path, config: &Path) -> Command {
     let mut cmd = Command::new(exe);
     cmd.current_dir(dir).arg("--config").arg(config);
     // The child's settings come from the generated file only, and it talks to the mock directly.

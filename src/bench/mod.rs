@@ -4,6 +4,7 @@
 //! streams, and a burst of concurrent streams, and reports latency percentiles, the latency each
 //! proxy adds over the direct path, CPU per request and peak memory, checked against targets.
 
+pub mod floor;
 mod gateway;
 pub mod load;
 mod log_volume;
@@ -71,6 +72,10 @@ pub struct BenchArgs {
     /// Do not run nginx as the floor even when installed.
     #[arg(long)]
     pub no_nginx: bool,
+    /// Do not run the stack's floor (a bare actix-web + reqwest passthrough, `floor` in the
+    /// tables).
+    #[arg(long)]
+    pub no_floor: bool,
     /// Instead of the HTTP benchmark: fill a scratch database with this many request-log
     /// records and time the usage and log queries at that volume.
     #[arg(long)]
@@ -246,6 +251,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             pid: Some(n.process.pid()),
         });
     }
+    let mut floor = if a.no_floor {
+        None
+    } else {
+        start_floor(&bench, &exe, dir.path(), &mock.origin).await
+    };
+    if let Some(f) = &floor {
+        subjects.push(Subject {
+            target: Target {
+                name: "floor",
+                url: url(f.port),
+                auth: "Bearer sk-bench-upstream".into(),
+            },
+            pid: Some(f.process.pid()),
+        });
+    }
 
     let scenarios = scenarios(&bench, &plan, &mock, &subjects).await?;
     let mut report = Report {
@@ -260,6 +280,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         gateway: None,
         nginx: None,
         nginx_skipped,
+        floor: None,
         checks: report::checks(&scenarios),
         scenarios,
     };
@@ -282,6 +303,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             name: "nginx".into(),
             pid: n.process.pid(),
             version: n.version.clone(),
+            memory_at_end,
+            exit: Some(exit),
+            ..ProcessInfo::default()
+        });
+    }
+    if let Some(f) = floor.as_mut() {
+        let memory_at_end = procstat::memory(f.process.pid());
+        let exit = f.process.terminate(Duration::from_secs(5)).await;
+        report.floor = Some(ProcessInfo {
+            name: "floor".into(),
+            pid: f.process.pid(),
+            version: Some("actix-web 4 + reqwest 0.12 passthrough".into()),
             memory_at_end,
             exit: Some(exit),
             ..ProcessInfo::default()
@@ -338,6 +371,37 @@ async fn login_flood(
         println!("\nJSON report: {}", path.display());
     }
     Ok(())
+}
+
+/// Starts the stack's floor; `None` (with a warning) when it does not start or answer.
+async fn start_floor(
+    bench: &Bench,
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    upstream_origin: &str,
+) -> Option<floor::Floor> {
+    bench.progress("starting the floor");
+    let config = dir.join("switchyard.toml");
+    let mut started = match floor::start(exe, dir, &config, upstream_origin).await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("warning: {e:#}; skipping the floor");
+            return None;
+        }
+    };
+    let target = Target {
+        name: "floor",
+        url: format!("http://127.0.0.1:{}{CHAT_PATH}", started.port),
+        auth: "Bearer sk-bench-upstream".into(),
+    };
+    match ready(&target).await {
+        Ok(()) => Some(started),
+        Err(e) => {
+            eprintln!("warning: the floor does not proxy: {e}; skipping it");
+            started.process.terminate(Duration::from_secs(1)).await;
+            None
+        }
+    }
 }
 
 async fn start_nginx(

@@ -114,7 +114,12 @@ pub fn render(report: &Report) -> String {
         out.push_str(&render_scenario(s));
     }
     out.push_str("\n== processes ==\n");
-    for p in report.gateway.iter().chain(report.nginx.iter()) {
+    for p in report
+        .gateway
+        .iter()
+        .chain(report.nginx.iter())
+        .chain(report.floor.iter())
+    {
         let mem = p.memory_at_end.map_or_else(
             || "memory unknown".to_owned(),
             |m| {

@@ -253,6 +253,8 @@ pub struct Report {
     pub gateway: Option<ProcessInfo>,
     pub nginx: Option<ProcessInfo>,
     pub nginx_skipped: Option<String>,
+    /// The stack's floor (`bench-floor`), unless skipped.
+    pub floor: Option<ProcessInfo>,
     pub scenarios: Vec<Scenario>,
     pub checks: Vec<Check>,
 }

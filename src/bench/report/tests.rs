@@ -158,6 +158,7 @@ fn rendered_report_shows_added_latency_and_checks() {
         gateway: None,
         nginx: None,
         nginx_skipped: Some("not installed".into()),
+        floor: None,
         scenarios: vec![scenario(
             ScenarioKind::OpenLoop,
             vec![direct, result("gateway", [21.5, 23.0], None)],
