@@ -297,28 +297,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         exit: Some(exit),
     });
     if let Some(n) = ngx.as_mut() {
-        let memory_at_end = procstat::memory(n.process.pid());
-        let exit = n.process.terminate(Duration::from_secs(5)).await;
-        report.nginx = Some(ProcessInfo {
-            name: "nginx".into(),
-            pid: n.process.pid(),
-            version: n.version.clone(),
-            memory_at_end,
-            exit: Some(exit),
-            ..ProcessInfo::default()
-        });
+        report.nginx = Some(stop_floor("nginx", &mut n.process, n.version.clone()).await);
     }
     if let Some(f) = floor.as_mut() {
-        let memory_at_end = procstat::memory(f.process.pid());
-        let exit = f.process.terminate(Duration::from_secs(5)).await;
-        report.floor = Some(ProcessInfo {
-            name: "floor".into(),
-            pid: f.process.pid(),
-            version: Some("actix-web 4 + reqwest 0.12 passthrough".into()),
-            memory_at_end,
-            exit: Some(exit),
-            ..ProcessInfo::default()
-        });
+        let version = Some("actix-web 4 + reqwest 0.12 passthrough".to_owned());
+        report.floor = Some(stop_floor("floor", &mut f.process, version).await);
     }
     mock.stop().await;
     println!(
@@ -371,6 +354,24 @@ async fn login_flood(
         println!("\nJSON report: {}", path.display());
     }
     Ok(())
+}
+
+/// Stops a floor (nginx or the stack's) and describes it for the report.
+async fn stop_floor(
+    name: &str,
+    process: &mut process::Managed,
+    version: Option<String>,
+) -> ProcessInfo {
+    let memory_at_end = procstat::memory(process.pid());
+    let exit = process.terminate(Duration::from_secs(5)).await;
+    ProcessInfo {
+        name: name.to_owned(),
+        pid: process.pid(),
+        version,
+        memory_at_end,
+        exit: Some(exit),
+        ..ProcessInfo::default()
+    }
 }
 
 /// Starts the stack's floor; `None` (with a warning) when it does not start or answer.

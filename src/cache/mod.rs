@@ -171,7 +171,14 @@ pub async fn lookup(
     chat: &ChatRequest,
     draft: &mut LogDraft,
 ) -> Option<Hit> {
-    let result = lookup_inner(state, req, key, route, chat, draft).await;
+    let effective = policy::effective(state, key, route, req.headers());
+    let result = if effective.enabled && (effective.read || effective.write) {
+        // Boxed: the lookup's state (shared index, embedding call) is large, and a request
+        // without caching should not carry it in its own future.
+        Box::pin(lookup_inner(state, req, key, route, chat, draft, effective)).await
+    } else {
+        None
+    };
     let label = match &result {
         Some(Hit { semantic: true, .. }) => "semantic-hit",
         Some(_) => "hit",
@@ -187,28 +194,8 @@ pub async fn lookup(
     result
 }
 
+/// [`lookup`] once caching applies to the request.
 async fn lookup_inner(
-    state: &AppState,
-    req: &HttpRequest,
-    key: &KeyPolicy,
-    route: &str,
-    chat: &ChatRequest,
-    draft: &mut LogDraft,
-) -> Option<Hit> {
-    let effective = policy::effective(state, key, route, req.headers());
-    if !effective.enabled || !(effective.read || effective.write) {
-        return None;
-    }
-    // Boxed: the lookup's state (shared index, embedding call) is large, and a request without
-    // caching should not carry it in its own future.
-    Box::pin(lookup_enabled(
-        state, req, key, route, chat, draft, effective,
-    ))
-    .await
-}
-
-/// [`lookup_inner`] once caching applies to the request.
-async fn lookup_enabled(
     state: &AppState,
     req: &HttpRequest,
     key: &KeyPolicy,
